@@ -1,0 +1,3 @@
+"""Training, evaluation and monitoring code of the GitLab MLOps template."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,30 @@
+"""Shared entry-point helpers: logging set-up and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from mlops_template.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class StageError(ValueError):
+    """A stage can't go on; the message names the file, column and reason."""
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a stage's main(): configure logging once, turn expected errors into one line."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    try:
+        main()
+    except (StageError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def main() -> None:
+    """`mlops-template` console script: list the stage modules."""
+    print("stages: python -m mlops_template.{load,preprocess,train,evaluate}; gate: python -m mlops_template.gate")

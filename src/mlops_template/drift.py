@@ -1,0 +1,112 @@
+"""Drift: the training reference, binning, and the statistics that compare against it.
+
+The same `bin_index` runs in evaluation (to build the reference), in the API (to count
+live traffic into Prometheus counters) and in the offline drift report, so the bins
+can't disagree. Bins for a numeric feature with inner edges e_1 < … < e_k are
+(-inf, e_1], (e_1, e_2], …, (e_k, inf): k + 1 bins, indices 0…k.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mlops_template.schema import Feature
+
+OTHER = "__other__"
+EPS = 1e-4  # floor for proportions in PSI, so an empty bin doesn't give infinity
+
+
+def quantile_edges(values: np.ndarray, bins: int) -> list[float]:
+    """Inner bin edges at the training quantiles (deduplicated)."""
+    present = values[~np.isnan(values)]
+    if len(present) == 0:
+        return []
+    qs = np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])
+    return [float(v) for v in np.unique(np.round(qs, 12))]
+
+
+def bin_index(values: np.ndarray, edges: list[float]) -> np.ndarray:
+    """Bin of each value (NaN → -1)."""
+    idx = np.searchsorted(np.asarray(edges, dtype=float), values, side="left")
+    return np.where(np.isnan(values), -1, idx)
+
+
+def category_index(values: pd.Series, categories: list[str]) -> np.ndarray:
+    """Index of each value in `categories`; unknown → len(categories) (OTHER); missing → -1."""
+    lookup = {c: i for i, c in enumerate(categories)}
+    return np.array(
+        [-1 if pd.isna(v) else lookup.get(str(v), len(categories)) for v in values], dtype=int
+    )
+
+
+def proportions(indices: np.ndarray, n_bins: int) -> list[float]:
+    present = indices[indices >= 0]
+    if len(present) == 0:
+        return [0.0] * n_bins
+    counts = np.bincount(present, minlength=n_bins)
+    return [round(float(c), 6) for c in counts / counts.sum()]
+
+
+def feature_reference(column: pd.Series, feature: Feature, bins: int) -> dict[str, Any]:
+    missing = round(float(column.isna().mean()), 6)
+    if feature.kind == "categorical":
+        categories = list(feature.categories)
+        idx = category_index(column, categories)
+        return {"kind": "categorical", "categories": categories + [OTHER],
+                "proportions": proportions(idx, len(categories) + 1), "missing": missing}
+    values = column.to_numpy(dtype=float)
+    edges = quantile_edges(values, bins)
+    return {"kind": "numeric", "edges": edges,
+            "proportions": proportions(bin_index(values, edges), len(edges) + 1), "missing": missing}
+
+
+def reference(frame: pd.DataFrame, features: list[Feature], predictions: np.ndarray, task: str,
+              classes: list[str], bins: int) -> dict[str, Any]:
+    """Drift reference of the training split: per-feature bins and the prediction distribution."""
+    ref: dict[str, Any] = {
+        "features": {f.name: feature_reference(frame[f.name], f, bins) for f in features}
+    }
+    if task == "classification":
+        idx = category_index(pd.Series(predictions), classes)
+        ref["prediction"] = {"kind": "categorical", "categories": classes,
+                             "proportions": proportions(idx, len(classes))}
+    else:
+        values = predictions.astype(float)
+        edges = quantile_edges(values, bins)
+        ref["prediction"] = {"kind": "numeric", "edges": edges,
+                             "proportions": proportions(bin_index(values, edges), len(edges) + 1)}
+    return ref
+
+
+def psi(expected: list[float] | np.ndarray, actual: list[float] | np.ndarray) -> float:
+    """Population stability index: sum((a - e) * ln(a / e)) over bins, proportions floored at EPS."""
+    e = np.clip(np.asarray(expected, dtype=float), EPS, None)
+    a = np.clip(np.asarray(actual, dtype=float), EPS, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def chi_square_pvalue(expected: list[float] | np.ndarray, counts: np.ndarray) -> float:
+    """p-value of a chi-square goodness-of-fit test of observed bin counts vs. reference proportions."""
+    n = counts.sum()
+    if n == 0:
+        return 1.0
+    e = np.clip(np.asarray(expected, dtype=float), EPS, None)
+    e = e / e.sum() * n
+    return float(stats.chisquare(counts, e).pvalue)
+
+
+def counts(column: pd.Series, ref: dict[str, Any]) -> np.ndarray:
+    """Counts of `column` in the reference's bins (missing values not counted)."""
+    if ref["kind"] == "categorical":
+        known = [c for c in ref["categories"] if c != OTHER]
+        idx = category_index(column, known)
+        n_bins = len(ref["categories"])
+    else:
+        idx = bin_index(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), ref["edges"])
+        n_bins = len(ref["edges"]) + 1
+    present = idx[idx >= 0]
+    return np.bincount(present, minlength=n_bins).astype(float)

@@ -1,0 +1,106 @@
+"""Stage 3 — train: fit the model family from params, log every epoch, save the pipeline.
+
+The saved model is one sklearn Pipeline (fitted preprocessing + estimator), so serving
+applies exactly the transformations training did.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from dvclive import Live
+from sklearn import metrics as skm
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+
+from mlops_template import bundle, config, io, models, paths, schema
+from mlops_template.cli import run
+from mlops_template.config import TrainParams
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Split:
+    x: np.ndarray
+    y: np.ndarray
+
+
+def epoch_scores(model: BaseEstimator, part: Split, task: str, classes: np.ndarray | None,
+                 y_mean: float, y_scale: float) -> dict[str, float]:
+    """Loss and accuracy (classification) or loss and RMSE (regression) on one split."""
+    if task == "classification":
+        proba = model.predict_proba(part.x)
+        pred = model.classes_[np.argmax(proba, axis=1)]
+        return {
+            "loss": float(skm.log_loss(part.y, proba, labels=classes)),
+            "accuracy": float(skm.accuracy_score(part.y, pred)),
+        }
+    pred = model.predict(part.x) * y_scale + y_mean
+    mse = float(skm.mean_squared_error(part.y, pred))
+    return {"loss": mse, "rmse": float(np.sqrt(mse))}
+
+
+def fit(train: Split, val: Split, task: str, p: TrainParams, live: Live | None = None
+        ) -> tuple[BaseEstimator, list[dict[str, Any]]]:
+    """Train for p.epochs epochs; return the estimator and the per-epoch history."""
+    model = models.build(task, p)
+    classes = np.unique(train.y) if task == "classification" else None
+    y_mean, y_scale = 0.0, 1.0
+    y_fit = train.y
+    if task == "regression" and p.model != "random_forest":
+        # Gradient-trained regressors learn a standardised target; folded back after training.
+        y_mean, y_scale = float(train.y.mean()), float(train.y.std() or 1.0)
+        y_fit = (train.y - y_mean) / y_scale
+    if p.model == "random_forest":
+        y_mean, y_scale = 0.0, 1.0
+    history = []
+    for epoch in range(1, p.epochs + 1):
+        models.fit_epoch(model, train.x, y_fit, epoch, p, classes)
+        row: dict[str, Any] = {"epoch": epoch}
+        for name, part in (("train", train), ("val", val)):
+            for key, value in epoch_scores(model, part, task, classes, y_mean, y_scale).items():
+                row[f"{name}_{key}"] = round(value, 6)
+                if live is not None:
+                    live.log_metric(f"{name}/{key}", value)
+        history.append(row)
+        log.info("epoch %2d/%d  %s", epoch, p.epochs,
+                 "  ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
+        if live is not None:
+            live.next_step()
+    if y_scale != 1.0 or y_mean != 0.0:
+        models.rescale_regressor(model, y_mean, y_scale)
+    return model, history
+
+
+def main() -> None:
+    params = config.load()
+    doc = io.read_json(paths.SCHEMA)
+    features = schema.from_json(doc["features"])
+    preprocessor = bundle.load(paths.PREPROCESSOR)
+    target, task = doc["target"], doc["task"]
+
+    def split(path: Any) -> Split:
+        frame = pd.read_parquet(path)
+        x = preprocessor.transform(schema.coerce(frame, features))
+        y = frame[target].astype(str if task == "classification" else float).to_numpy()
+        return Split(np.asarray(x, dtype=np.float64), y)
+
+    train, val = split(paths.TRAIN), split(paths.VAL)
+    with Live(dir=str(paths.DVCLIVE_DIR), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+        estimator, history = fit(train, val, task, params.train, live)
+    pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
+    digest = bundle.save(pipeline, paths.MODEL)
+    io.write_json(paths.TRAIN_INFO, {**doc, "model": params.train.model, "sha256": digest,
+                                     "history": history})
+    last = history[-1]
+    log.info("train: %s %s model -> %s (sha256 %s…); last epoch %s", params.train.model, task,
+             paths.MODEL, digest[:12], {k: v for k, v in last.items() if k != "epoch"})
+
+
+if __name__ == "__main__":
+    run(main)
