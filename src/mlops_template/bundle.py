@@ -27,14 +27,15 @@ class ModelLoadError(RuntimeError):
 
 def _renumber(node: Any, ids: dict[int, int]) -> Any:
     if isinstance(node, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in node.items():
             if key == "__id__" and isinstance(value, int):
                 out[key] = ids.setdefault(value, len(ids))
             else:
                 out[key] = _renumber(value, ids)
-        if isinstance(out.get("file"), str) and out["file"].endswith(".npy"):
-            old = int(out["file"].removesuffix(".npy"))
+        file = out.get("file")
+        if isinstance(file, str) and file.endswith(".npy"):
+            old = int(file.removesuffix(".npy"))
             out["file"] = f"{ids.setdefault(old, len(ids))}.npy"
         return out
     if isinstance(node, list):

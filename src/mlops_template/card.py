@@ -14,8 +14,13 @@ from mlops_template import io
 MODEL_NAME = "model"  # the artifact name in dvc.yaml and in the GTO registry
 
 
-def build(info: dict[str, Any], metrics: dict[str, float], params: dict[str, Any],
-          drift_reference: dict[str, Any], model_file: str) -> dict[str, Any]:
+def build(
+    info: dict[str, Any],
+    metrics: dict[str, float],
+    params: dict[str, Any],
+    drift_reference: dict[str, Any],
+    model_file: str,
+) -> dict[str, Any]:
     """Assemble the card from the train stage's info and the evaluate stage's results."""
     return {
         "name": MODEL_NAME,

@@ -23,8 +23,3 @@ def run(main: Callable[[], None]) -> None:
     except (StageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-
-
-def main() -> None:
-    """`mlops-template` console script: list the stage modules."""
-    print("stages: python -m mlops_template.{load,preprocess,train,evaluate}; gate: python -m mlops_template.gate")

@@ -93,9 +93,13 @@ def _build(cls: type[T], section: str, raw: Any) -> T:
 
 def _validate(p: Params) -> None:
     if p.data.task not in (None, "classification", "regression"):
-        raise ConfigError(f"params: data.task must be classification or regression, not {p.data.task!r}")
+        raise ConfigError(
+            f"params: data.task must be classification or regression, not {p.data.task!r}"
+        )
     if p.train.model not in MODELS:
-        raise ConfigError(f"params: train.model must be one of {', '.join(MODELS)}, not {p.train.model!r}")
+        raise ConfigError(
+            f"params: train.model must be one of {', '.join(MODELS)}, not {p.train.model!r}"
+        )
     if p.train.epochs < 1:
         raise ConfigError("params: train.epochs must be at least 1")
     for name in ("test_size", "val_size"):

@@ -56,41 +56,61 @@ def feature_reference(column: pd.Series, feature: Feature, bins: int) -> dict[st
     if feature.kind == "categorical":
         categories = list(feature.categories)
         idx = category_index(column, categories)
-        return {"kind": "categorical", "categories": categories + [OTHER],
-                "proportions": proportions(idx, len(categories) + 1), "missing": missing}
+        return {
+            "kind": "categorical",
+            "categories": categories + [OTHER],
+            "proportions": proportions(idx, len(categories) + 1),
+            "missing": missing,
+        }
     values = column.to_numpy(dtype=float)
     edges = quantile_edges(values, bins)
-    return {"kind": "numeric", "edges": edges,
-            "proportions": proportions(bin_index(values, edges), len(edges) + 1), "missing": missing}
+    return {
+        "kind": "numeric",
+        "edges": edges,
+        "proportions": proportions(bin_index(values, edges), len(edges) + 1),
+        "missing": missing,
+    }
 
 
-def reference(frame: pd.DataFrame, features: list[Feature], predictions: np.ndarray, task: str,
-              classes: list[str], bins: int) -> dict[str, Any]:
+def reference(
+    frame: pd.DataFrame,
+    features: list[Feature],
+    predictions: np.ndarray,
+    task: str,
+    classes: list[str],
+    bins: int,
+) -> dict[str, Any]:
     """Drift reference of the training split: per-feature bins and the prediction distribution."""
     ref: dict[str, Any] = {
         "features": {f.name: feature_reference(frame[f.name], f, bins) for f in features}
     }
     if task == "classification":
         idx = category_index(pd.Series(predictions), classes)
-        ref["prediction"] = {"kind": "categorical", "categories": classes,
-                             "proportions": proportions(idx, len(classes))}
+        ref["prediction"] = {
+            "kind": "categorical",
+            "categories": classes,
+            "proportions": proportions(idx, len(classes)),
+        }
     else:
         values = predictions.astype(float)
         edges = quantile_edges(values, bins)
-        ref["prediction"] = {"kind": "numeric", "edges": edges,
-                             "proportions": proportions(bin_index(values, edges), len(edges) + 1)}
+        ref["prediction"] = {
+            "kind": "numeric",
+            "edges": edges,
+            "proportions": proportions(bin_index(values, edges), len(edges) + 1),
+        }
     return ref
 
 
 def psi(expected: list[float] | np.ndarray, actual: list[float] | np.ndarray) -> float:
-    """Population stability index: sum((a - e) * ln(a / e)) over bins, proportions floored at EPS."""
+    """Population stability index: sum((a - e) * ln(a / e)) over bins (floored at EPS)."""
     e = np.clip(np.asarray(expected, dtype=float), EPS, None)
     a = np.clip(np.asarray(actual, dtype=float), EPS, None)
     return float(np.sum((a - e) * np.log(a / e)))
 
 
 def chi_square_pvalue(expected: list[float] | np.ndarray, counts: np.ndarray) -> float:
-    """p-value of a chi-square goodness-of-fit test of observed bin counts vs. reference proportions."""
+    """p-value of a chi-square goodness-of-fit test of bin counts vs. reference proportions."""
     n = counts.sum()
     if n == 0:
         return 1.0

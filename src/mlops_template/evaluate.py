@@ -15,8 +15,9 @@ from mlops_template import bundle, card, config, drift, io, metrics, paths, sche
 log = logging.getLogger(__name__)
 
 
-def predict(model: Pipeline, frame: pd.DataFrame, features: list[schema.Feature], task: str
-            ) -> tuple[np.ndarray, np.ndarray | None]:
+def predict(
+    model: Pipeline, frame: pd.DataFrame, features: list[schema.Feature], task: str
+) -> tuple[np.ndarray, np.ndarray | None]:
     x = schema.coerce(frame, features)
     if task == "classification":
         proba = model.predict_proba(x)
@@ -24,19 +25,27 @@ def predict(model: Pipeline, frame: pd.DataFrame, features: list[schema.Feature]
     return model.predict(x), None
 
 
-def score(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: np.ndarray
-          ) -> dict[str, float]:
+def score(
+    y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: np.ndarray
+) -> dict[str, float]:
     if proba is not None:
         return metrics.classification(y, pred, proba, classes)
     return metrics.regression(y.astype(float), pred.astype(float))
 
 
-def plots(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: np.ndarray
-          ) -> dict[str, list[dict[str, Any]]]:
+def plots(
+    y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: np.ndarray
+) -> dict[str, list[dict[str, Any]]]:
     """Plot data for DVC: confusion, ROC, precision-recall; or predicted-vs-actual, residuals."""
     if proba is None:
-        rows = [{"actual": round(float(a), 6), "predicted": round(float(p), 6),
-                 "residual": round(float(a - p), 6)} for a, p in zip(y, pred)]
+        rows = [
+            {
+                "actual": round(float(a), 6),
+                "predicted": round(float(p), 6),
+                "residual": round(float(a - p), 6),
+            }
+            for a, p in zip(y, pred)
+        ]
         return {"predictions": rows}
     if len(classes) == 2:
         truth, score_ = (y == classes[1]).astype(int), proba[:, 1]
@@ -48,8 +57,10 @@ def plots(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: np
     return {
         "confusion": [{"actual": str(a), "predicted": str(p)} for a, p in zip(y, pred)],
         "roc": [{"fpr": round(float(f), 6), "tpr": round(float(t), 6)} for f, t in zip(fpr, tpr)],
-        "precision_recall": [{"recall": round(float(r), 6), "precision": round(float(p), 6)}
-                             for r, p in zip(recall, precision)],
+        "precision_recall": [
+            {"recall": round(float(r), 6), "precision": round(float(p), 6)}
+            for r, p in zip(recall, precision)
+        ],
     }
 
 
@@ -70,12 +81,22 @@ def main() -> None:
 
     train = pd.read_parquet(paths.TRAIN)
     train_pred, _ = predict(model, train, features, task)
-    reference = drift.reference(schema.coerce(train, features), features, train_pred, task,
-                                info["classes"], params.evaluate.drift_bins)
+    reference = drift.reference(
+        schema.coerce(train, features),
+        features,
+        train_pred,
+        task,
+        info["classes"],
+        params.evaluate.drift_bins,
+    )
     io.write_json(paths.METRICS, scores)
-    io.write_json(paths.MODEL_CARD, card.build(info, scores, config.as_dict(params), reference,
-                                               paths.MODEL.name))
-    log.info("evaluate: test metrics %s -> %s, model card %s", scores, paths.METRICS, paths.MODEL_CARD)
+    io.write_json(
+        paths.MODEL_CARD,
+        card.build(info, scores, config.as_dict(params), reference, paths.MODEL.name),
+    )
+    log.info(
+        "evaluate: test metrics %s -> %s, model card %s", scores, paths.METRICS, paths.MODEL_CARD
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ def validate(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
         classes = frame[params.target].dropna().nunique()
         if classes < 2:
             raise StageError(
-                f"{where}: column '{params.target}' has {classes} class, classification needs 2 or more"
+                f"{where}: column '{params.target}' has {classes} class, "
+                "classification needs 2 or more"
             )
     elif not pd.api.types.is_numeric_dtype(frame[params.target]):
         raise StageError(f"{where}: column '{params.target}' must be numeric for regression")

@@ -15,7 +15,9 @@ def classification(
     pos = classes[1] if binary else 1
     scores = {
         "accuracy": skm.accuracy_score(y_true, y_pred),
-        "precision": skm.precision_score(y_true, y_pred, average=average, pos_label=pos, zero_division=0),
+        "precision": skm.precision_score(
+            y_true, y_pred, average=average, pos_label=pos, zero_division=0
+        ),
         "recall": skm.recall_score(y_true, y_pred, average=average, pos_label=pos, zero_division=0),
         "f1": skm.f1_score(y_true, y_pred, average=average, pos_label=pos, zero_division=0),
         "log_loss": skm.log_loss(y_true, proba, labels=classes),

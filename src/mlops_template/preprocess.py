@@ -56,7 +56,9 @@ def build_preprocessor(features: list[Feature]) -> ColumnTransformer:
     if categorical:
         encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
         impute = SimpleImputer(strategy="constant", fill_value="__missing__")
-        transformers.append(("categorical", Pipeline([("impute", impute), ("onehot", encode)]), categorical))
+        transformers.append(
+            ("categorical", Pipeline([("impute", impute), ("onehot", encode)]), categorical)
+        )
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
 
@@ -65,7 +67,12 @@ def describe(train: pd.DataFrame, data: DataParams) -> dict[str, Any]:
     task = data.task or schema.infer_task(train[data.target])
     features = schema.infer(train.drop(columns=[data.target]))
     classes = sorted({str(v) for v in train[data.target]}) if task == "classification" else []
-    return {"task": task, "target": data.target, "classes": classes, "features": schema.to_json(features)}
+    return {
+        "task": task,
+        "target": data.target,
+        "classes": classes,
+        "features": schema.to_json(features),
+    }
 
 
 def main() -> None:
@@ -73,7 +80,9 @@ def main() -> None:
     data = params.data
     raw = pd.read_parquet(paths.RAW)
     if data.target not in raw.columns:
-        raise StageError(f"{paths.RAW}: target column '{data.target}' not found; rerun the load stage")
+        raise StageError(
+            f"{paths.RAW}: target column '{data.target}' not found; rerun the load stage"
+        )
     frame = clean(raw, data.target)
     task = data.task or schema.infer_task(frame[data.target])
     if task == "classification":
@@ -88,7 +97,12 @@ def main() -> None:
     bundle.save(preprocessor, paths.PREPROCESSOR)
     log.info(
         "preprocess: %d rows after cleaning (%d dropped) -> train %d / val %d / test %d; task %s",
-        len(frame), len(raw) - len(frame), len(train), len(val), len(test), task,
+        len(frame),
+        len(raw) - len(frame),
+        len(train),
+        len(val),
+        len(test),
+        task,
     )
 
 

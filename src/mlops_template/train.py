@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from dvclive import Live
+from dvclive.live import Live
 from sklearn import metrics as skm
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
@@ -30,8 +30,14 @@ class Split:
     y: np.ndarray
 
 
-def epoch_scores(model: BaseEstimator, part: Split, task: str, classes: np.ndarray | None,
-                 y_mean: float, y_scale: float) -> dict[str, float]:
+def epoch_scores(
+    model: BaseEstimator,
+    part: Split,
+    task: str,
+    classes: np.ndarray | None,
+    y_mean: float,
+    y_scale: float,
+) -> dict[str, float]:
     """Loss and accuracy (classification) or loss and RMSE (regression) on one split."""
     if task == "classification":
         proba = model.predict_proba(part.x)
@@ -45,8 +51,9 @@ def epoch_scores(model: BaseEstimator, part: Split, task: str, classes: np.ndarr
     return {"loss": mse, "rmse": float(np.sqrt(mse))}
 
 
-def fit(train: Split, val: Split, task: str, p: TrainParams, live: Live | None = None
-        ) -> tuple[BaseEstimator, list[dict[str, Any]]]:
+def fit(
+    train: Split, val: Split, task: str, p: TrainParams, live: Live | None = None
+) -> tuple[BaseEstimator, list[dict[str, Any]]]:
     """Train for p.epochs epochs; return the estimator and the per-epoch history."""
     model = models.build(task, p)
     classes = np.unique(train.y) if task == "classification" else None
@@ -68,10 +75,14 @@ def fit(train: Split, val: Split, task: str, p: TrainParams, live: Live | None =
                 if live is not None:
                     live.log_metric(f"{name}/{key}", value)
         history.append(row)
-        log.info("epoch %2d/%d  %s", epoch, p.epochs,
-                 "  ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
+        log.info(
+            "epoch %2d/%d  %s",
+            epoch,
+            p.epochs,
+            "  ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"),
+        )
         if live is not None:
-            live.next_step()
+            live.next_step()  # type: ignore[no-untyped-call]
     if y_scale != 1.0 or y_mean != 0.0:
         models.rescale_regressor(model, y_mean, y_scale)
     return model, history
@@ -95,11 +106,18 @@ def main() -> None:
         estimator, history = fit(train, val, task, params.train, live)
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     digest = bundle.save(pipeline, paths.MODEL)
-    io.write_json(paths.TRAIN_INFO, {**doc, "model": params.train.model, "sha256": digest,
-                                     "history": history})
+    io.write_json(
+        paths.TRAIN_INFO, {**doc, "model": params.train.model, "sha256": digest, "history": history}
+    )
     last = history[-1]
-    log.info("train: %s %s model -> %s (sha256 %s…); last epoch %s", params.train.model, task,
-             paths.MODEL, digest[:12], {k: v for k, v in last.items() if k != "epoch"})
+    log.info(
+        "train: %s %s model -> %s (sha256 %s…); last epoch %s",
+        params.train.model,
+        task,
+        paths.MODEL,
+        digest[:12],
+        {k: v for k, v in last.items() if k != "epoch"},
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,65 @@
+# The one task runner: CI jobs call these same targets. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+PYTEST_ARGS ?=
+
+INSTALL_STAMP := $(VENV)/.installed
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(INSTALL_STAMP): pyproject.toml requirements/constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(INSTALL_STAMP) ## Install the project and its dev tools into .venv (pinned by requirements/constraints.txt)
+
+lock: ## Re-pin requirements/constraints.txt from the current .venv
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements/constraints.txt
+
+train: install ## Run the DVC pipeline (load → preprocess → train → evaluate) and show the metrics
+	dvc repro
+	@echo; dvc metrics show --md
+	@echo "model bundle: model/model.skops + model/model_card.json; plots: dvc plots show"
+
+gate: install ## Quality gate: fail if the model is below params.gate (BASELINE_REF=main compares with a branch)
+	python -m mlops_template.gate $(if $(BASELINE_REF),--baseline-ref $(BASELINE_REF))
+
+lint: install ## black --check, flake8, mypy (strict)
+	black --check --quiet src api tests bench
+	flake8 src api tests bench
+	mypy
+
+format: install ## Reformat the code with black
+	black src api tests bench
+
+test: install ## Style checks and the whole test suite
+	$(MAKE) lint
+	pytest $(PYTEST_ARGS)
+
+demo: install ## Install, train on the bundled data set, serve on http://$(HOST):$(PORT)
+	$(MAKE) train
+	$(MAKE) serve
+
+serve: install ## Serve model/ with the API (HOST, PORT, WORKERS from the environment)
+	@test -f model/model_card.json || { echo "no model yet: run 'make train' first" >&2; exit 1; }
+	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) python -m api
+
+bench: install ## Benchmarks (bench/): pipeline and serving speed
+	python bench/pipeline.py
+	python bench/serve.py
+
+clean: ## Remove caches and build outputs (keeps .venv and data)
+	rm -rf .pytest_cache .mypy_cache coverage.xml junit.xml report build
+
+.PHONY: help install lock train gate lint format test demo serve bench clean
