@@ -1,0 +1,75 @@
+"""Fixtures shared by every test folder: trained model bundles made by the real stages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("load", "preprocess", "train", "evaluate")
+
+TrainFn = Callable[..., Path]
+
+
+def require_tool(name: str) -> str:
+    """Path of `name`; skip locally if missing, but fail in CI (CI=true) — never a silent skip."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (.ci/run installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def run_stages(workdir: Path, params: dict[str, Any]) -> Path:
+    """Run the four stages (as `python -m`, like dvc.yaml does) in `workdir`; return model/."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    for stage in STAGES:
+        result = subprocess.run(
+            [sys.executable, "-m", f"mlops_template.{stage}"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"stage {stage} failed:\n{result.stdout}\n{result.stderr}")
+    return workdir / "model"
+
+
+def default_params() -> dict[str, Any]:
+    params: dict[str, Any] = yaml.safe_load((ROOT / "params.yaml").read_text())
+    return params
+
+
+@pytest.fixture(scope="session")
+def train_bundle(tmp_path_factory: pytest.TempPathFactory) -> TrainFn:
+    """Factory: train_bundle(data=..., train=...) → model dir, with params merged over the defaults."""
+    cache: dict[str, Path] = {}
+
+    def make(**sections: dict[str, Any]) -> Path:
+        key = repr(sorted(sections.items()))
+        if key not in cache:
+            params = default_params()
+            for name, values in sections.items():
+                params[name] = {**params.get(name, {}), **values}
+            cache[key] = run_stages(tmp_path_factory.mktemp("bundle"), params)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def model_dir(train_bundle: TrainFn) -> Path:
+    """The bundle (model.skops + model_card.json) of the default pipeline on the bundled data."""
+    return train_bundle()
