@@ -54,7 +54,7 @@ def default_params() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def train_bundle(tmp_path_factory: pytest.TempPathFactory) -> TrainFn:
-    """Factory: train_bundle(data=..., train=...) → model dir, with params merged over the defaults."""
+    """Factory: train_bundle(data=..., train=...) → model dir; params merged over the defaults."""
     cache: dict[str, Path] = {}
 
     def make(**sections: dict[str, Any]) -> Path:
