@@ -63,3 +63,16 @@ clean: ## Remove caches and build outputs (keeps .venv and data)
 	rm -rf .pytest_cache .mypy_cache coverage.xml junit.xml report build
 
 .PHONY: help install lock train gate lint format test demo serve bench clean
+
+# --- Continuous training (drift report, retrain job; docs/continuous-training.md) ---
+DATA ?=
+THRESHOLD ?= 0.2
+
+drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=0.2])
+	@test -n "$(DATA)" || { echo "usage: make drift-report DATA=path/to/batch.csv [THRESHOLD=0.2]" >&2; exit 2; }
+	python -m mlops_template.drift_report "$(DATA)" --threshold $(THRESHOLD) --format text
+
+retrain: install ## The CI retrain job locally: update data, repro, gate, compare with prod (no push/MR unless RETRAIN_PUSH=1)
+	python -m mlops_template.retrain
+
+.PHONY: drift-report retrain

@@ -1,0 +1,244 @@
+"""The retrain job: drift alert or schedule → fresh data → retrained model → merge request.
+
+    python -m mlops_template.retrain        (in CI: the `retrain` job; locally: `make retrain`)
+
+Steps: read why it runs (TRIGGER_PAYLOAD, CI_PIPELINE_SOURCE); stop if a retrain merge
+request is already open; bring the data up to date (`dvc update` / `dvc pull`); `dvc repro`;
+compare with the `model#prod` version on the same test split; quality gate against it; then,
+if data or model changed, commit on a new branch, `dvc push`, `git push` and open the merge
+request. Settings come from environment variables (see `Settings.from_env`); the GitLab
+token only from GITLAB_TOKEN, a masked CI/CD variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_template import card, config, drift_report, io, paths
+from mlops_template.cli import StageError
+from mlops_template.config import ConfigError
+from mlops_template.ct import commands, describe
+from mlops_template.ct.compare import Comparison, against_prod
+from mlops_template.ct.gitlab import GitLab, GitLabError
+from mlops_template.ct.payload import PayloadError, Reason, load
+
+log = logging.getLogger(__name__)
+
+TRACKED = ["dvc.lock", "params.yaml", "reports"]  # what a retrain changes besides imports
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: str
+    payload: str
+    push: bool
+    api_url: str
+    project_id: str
+    token: str
+    push_url: str
+    target_branch: str
+    label: str
+    data_update: str
+    pipeline_id: str
+    pipeline_url: str
+    output: Path
+    git_name: str
+    git_email: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Settings:
+        server = env.get("CI_SERVER_URL", "")
+        default_push = f"{server}/{env['CI_PROJECT_PATH']}.git" if "CI_PROJECT_PATH" in env else ""
+        return cls(
+            source=env.get("CI_PIPELINE_SOURCE", "manual"),
+            payload=env.get("TRIGGER_PAYLOAD", ""),
+            push=env.get("RETRAIN_PUSH", "1" if env.get("CI") == "true" else "0") == "1",
+            api_url=env.get("CI_API_V4_URL", ""),
+            project_id=env.get("CI_PROJECT_ID", ""),
+            token=env.get("GITLAB_TOKEN", ""),
+            push_url=env.get("RETRAIN_PUSH_URL", default_push),
+            target_branch=env.get("CI_DEFAULT_BRANCH", "main"),
+            label=env.get("RETRAIN_LABEL", "retrain"),
+            data_update=env.get("RETRAIN_DATA_UPDATE", "auto"),
+            pipeline_id=env.get("CI_PIPELINE_ID", ""),
+            pipeline_url=env.get("CI_PIPELINE_URL", ""),
+            output=Path(env.get("RETRAIN_OUTPUT", "retrain.md")),
+            git_name=env.get("RETRAIN_GIT_NAME", "Retrain bot"),
+            git_email=env.get("RETRAIN_GIT_EMAIL", "retrain-bot@users.noreply.gitlab.com"),
+        )
+
+    def check(self) -> None:
+        if not self.push:
+            return
+        missing = [
+            name
+            for name, value in (
+                ("CI_API_V4_URL", self.api_url),
+                ("CI_PROJECT_ID", self.project_id),
+                ("GITLAB_TOKEN", self.token),
+                ("RETRAIN_PUSH_URL or CI_PROJECT_PATH", self.push_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise StageError(
+                f"retrain: {', '.join(missing)} not set; add GITLAB_TOKEN as a masked CI/CD "
+                "variable (docs/continuous-training.md) or set RETRAIN_PUSH=0 for a dry run"
+            )
+
+
+def already_running(gitlab: GitLab, settings: Settings) -> str:
+    """Why a second retraining would be redundant ("" if it isn't): an open MR or an older run."""
+    mrs = gitlab.open_merge_requests(settings.label)
+    if mrs:
+        return f"merge request !{mrs[0].get('iid')} with label '{settings.label}' is still open"
+    own = int(settings.pipeline_id) if settings.pipeline_id.isdigit() else None
+    for source in ("trigger", "schedule"):
+        for pipeline in gitlab.running_pipelines(source):
+            if own is not None and int(pipeline.get("id", own)) < own:
+                return f"retrain pipeline {pipeline.get('id')} ({source}) is still running"
+    return ""
+
+
+def gate(result: Comparison, workdir: Path) -> tuple[bool, str]:
+    """The quality gate, with the production model's metrics as the baseline."""
+    args = [sys.executable, "-m", "mlops_template.gate"]
+    if result.prod:
+        baseline = workdir / "prod-metrics.json"
+        io.write_json(baseline, result.prod)
+        args += ["--baseline", str(baseline)]
+    done = commands.run(args, check=False)
+    message = (done.stdout.strip().splitlines() or [done.stderr.strip()])[-1]
+    return done.returncode == 0, message
+
+
+def drift_markdown(result: Comparison) -> str:
+    """Drift of the refreshed data set against the production model's training reference."""
+    if result.prod_dir is None or not paths.RAW.is_file():
+        return ""
+    try:
+        report = drift_report.compare(pd.read_parquet(paths.RAW), result.prod_dir)
+    except StageError as exc:
+        return f"(not comparable: {exc})"
+    return drift_report.to_markdown(report)
+
+
+def report_markdown(workdir: Path) -> str:
+    """The CI helper's `python -m mlops_template.report` output, if that module exists."""
+    if importlib.util.find_spec("mlops_template.report") is None:
+        return ""
+    md = workdir / "report" / "report.md"
+    done = commands.run(
+        [sys.executable, "-m", "mlops_template.report", "--out", str(md)], check=False
+    )
+    if done.returncode != 0 or not md.is_file():
+        log.warning("mlops_template.report failed; the MR carries the summary above only")
+        return ""
+    return md.read_text()
+
+
+def publish(settings: Settings, gitlab: GitLab, files: list[str], title: str, text: str) -> str:
+    """Commit `files` on a new branch, push data and branch, open the MR; return its URL."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    branch = f"retrain/{stamp}-{settings.pipeline_id or 'local'}"
+    ident = ["-c", f"user.name={settings.git_name}", "-c", f"user.email={settings.git_email}"]
+    commands.run(["git", "checkout", "-B", branch])
+    commands.run(["git", "add", "--", *files])
+    commands.run(["git", *ident, "commit", "-m", title, "-m", "Opened by the retrain job."])
+    commands.run(["dvc", "push"], timeout=commands.REMOTE_TIMEOUT)
+    # The token goes in an environment-provided git config entry: never in argv or a URL.
+    basic = base64.b64encode(f"oauth2:{settings.token}".encode()).decode()
+    auth = {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }
+    commands.run(
+        ["git", "push", settings.push_url, f"HEAD:refs/heads/{branch}"],
+        timeout=commands.REMOTE_TIMEOUT,
+        env=auth,
+        secret=settings.token,
+    )
+    mr = gitlab.create_merge_request(branch, settings.target_branch, title, text, settings.label)
+    return str(mr.get("web_url", ""))
+
+
+def retrain(settings: Settings, reason: Reason, workdir: Path) -> str:
+    """Run the job; return a one-line outcome."""
+    if reason.alerts and not reason.firing:
+        return "skipped: the alerts in TRIGGER_PAYLOAD are resolved"
+    settings.check()
+    gitlab = GitLab(settings.api_url, settings.project_id, settings.token)
+    if settings.push:
+        busy = already_running(gitlab, settings)
+        if busy:
+            return f"skipped: {busy}"
+    data_note = commands.update_data(settings.data_update)
+    commands.reproduce()
+    params = config.load()
+    result = against_prod(card.MODEL_NAME, "prod", workdir)
+    passed, verdict = gate(result, workdir)
+    imports = [str(p) for p in commands.imported_sources()]
+    changed = commands.changed(TRACKED + imports)
+    if not any(f == "dvc.lock" or f.endswith(".dvc") for f in changed):
+        return f"no change: data and model are as committed ({verdict})"
+    version = card.read(paths.MODEL_CARD)["version"]
+    title = describe.title(reason, version)
+    text = describe.description(
+        reason,
+        result,
+        metric=params.gate.metric,
+        gate=verdict,
+        data_note=data_note,
+        changed=changed,
+        drift_md=drift_markdown(result),
+        report_md=report_markdown(workdir),
+        pipeline_url=settings.pipeline_url,
+    )
+    io.write_bytes(settings.output, text.encode())
+    log.info("merge request description -> %s", settings.output)
+    if not passed:
+        raise StageError(f"retrain: the retrained model fails the quality gate: {verdict}")
+    if not settings.push:
+        return f"dry run (RETRAIN_PUSH=0): would open '{title}'; description in {settings.output}"
+    url = publish(settings, gitlab, changed, title, text)
+    return f"opened merge request {url}"
+
+
+def main() -> None:
+    settings = Settings.from_env(dict(os.environ))
+    reason = load(settings.payload, settings.source)
+    log.info("retrain: %s", reason.headline())
+    with tempfile.TemporaryDirectory(prefix="retrain-") as tmp:
+        outcome = retrain(settings, reason, Path(tmp))
+    log.info("retrain: %s", outcome)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    try:
+        main()
+    except (
+        StageError,
+        ConfigError,
+        PayloadError,
+        GitLabError,
+        commands.CommandError,
+        OSError,
+    ) as exc:
+        logging.getLogger(__name__).error("error: %s", exc)
+        raise SystemExit(1) from None
+    except subprocess.SubprocessError as exc:
+        logging.getLogger(__name__).error("error: %s", exc)
+        raise SystemExit(1) from None
