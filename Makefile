@@ -76,3 +76,11 @@ retrain: install ## The CI retrain job locally: update data, repro, gate, compar
 	python -m mlops_template.retrain
 
 .PHONY: drift-report retrain
+
+# --- CI/report (the merge-request report; .gitlab-ci.yml, docs/ci.md) ---
+TARGET_REF ?=
+
+report: install ## MR report (metrics/params diff, plots as PNG, gate) → report/report.md (TARGET_REF=origin/main to compare)
+	python -m mlops_template.report $(if $(TARGET_REF),--target-ref $(TARGET_REF)) --out report/report.md
+
+.PHONY: report

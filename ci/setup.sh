@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# Sourced by every Python job (before_script): a .venv with the project installed, made by the
+# same `make install` a user runs. The GitLab cache keeps .venv and the pip cache, so a warm job
+# only re-checks the pins (a few seconds) instead of downloading and installing everything.
+#
+# CI_REUSE_VENV=/path/to/.venv (local runs only, e.g. tests/ci under gitlab-ci-local): link an
+# existing venv instead of installing into every job's build folder.
+
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$PWD/.cache/pip}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if [ -n "${CI_REUSE_VENV:-}" ]; then
+  ln -sfn "$CI_REUSE_VENV" .venv
+  # The linked venv's editable install points at its own checkout: put this one first.
+  export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+  # Don't let make reinstall into a venv this job doesn't own: a fresh stamp of our own.
+  touch "$PWD/.ci-venv-reused"
+  export MAKEFLAGS="INSTALL_STAMP=$PWD/.ci-venv-reused${MAKEFLAGS:+ $MAKEFLAGS}"
+else
+  if [ -e .venv/bin/python ] && ! .venv/bin/python -c "" 2>/dev/null; then
+    echo "setup: cached .venv doesn't run with this image's Python; rebuilding it" >&2
+    rm -rf .venv
+  fi
+  if [ -d .venv/bin ]; then
+    # The cache may come from another build folder: point script shebangs at this one.
+    for script in .venv/bin/*; do
+      if [ -f "$script" ] && [ ! -L "$script" ] && head -n 1 "$script" | grep -q '^#!.*/\.venv/bin/python'; then
+        sed -i "1s|^#!.*/\.venv/bin/python.*$|#!$PWD/.venv/bin/python|" "$script"
+      fi
+    done
+  fi
+  make install
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+python --version
