@@ -1,0 +1,265 @@
+"""Inference without pandas on the hot path.
+
+The fitted ColumnTransformer of the bundle (median imputer + scaler for numbers, constant
+imputer + one-hot encoder for categories) is a handful of arrays; `FastPath` applies them
+with numpy and runs the estimator exported to ONNX. It is checked against the sklearn
+pipeline on probe rows at load time. Any pipeline it does not recognise, an export that
+fails, or a probe that disagrees makes the server fall back — logged — to the sklearn
+pipeline (`schema.coerce` + `predict_proba`), which is exact but about 1000x slower.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from mlops_template import schema
+from mlops_template.schema import Feature
+
+log = logging.getLogger(__name__)
+
+Row = Sequence[Any]  # one record's values in card feature order (None = missing)
+MISSING = "__missing__"
+
+
+class Unsupported(ValueError):
+    """The pipeline has a part the fast path does not reproduce."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """Raw model output: probabilities (n, classes) for classifiers, values (n,) for regression."""
+
+    proba: np.ndarray | None
+    values: np.ndarray | None
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, rows: Sequence[Row]) -> Output: ...
+
+
+class SklearnBackend:
+    """The reference path: a DataFrame through `schema.coerce` and the whole sklearn pipeline."""
+
+    name = "sklearn"
+
+    def __init__(self, pipeline: Any, features: list[Feature], task: str) -> None:
+        self.pipeline, self.features, self.task = pipeline, features, task
+        self.columns = [f.name for f in features]
+
+    def run(self, rows: Sequence[Row]) -> Output:
+        frame = schema.coerce(pd.DataFrame(list(rows), columns=self.columns), self.features)
+        if self.task == "classification":
+            return Output(np.asarray(self.pipeline.predict_proba(frame), dtype=float), None)
+        return Output(None, np.asarray(self.pipeline.predict(frame), dtype=float))
+
+
+def _single(pipeline: Any, kinds: tuple[type, ...]) -> list[Any]:
+    steps = [step for _, step in pipeline.steps]
+    if [type(s).__name__ for s in steps] != [k.__name__ for k in kinds]:
+        raise Unsupported(f"unexpected steps {[type(s).__name__ for s in steps]}")
+    return steps
+
+
+class FastPath:
+    """numpy preprocessing + the estimator in numpy (linear models) or ONNX (the rest)."""
+
+    name = "onnx"
+
+    def __init__(self, pipeline: Any, features: list[Feature], task: str) -> None:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        if len(pipeline.steps) != 2 or not isinstance(pipeline.steps[0][1], ColumnTransformer):
+            raise Unsupported("expected Pipeline([ColumnTransformer, estimator])")
+        ct, self.estimator = pipeline.steps[0][1], pipeline.steps[1][1]
+        self.task = task
+        position = {f.name: i for i, f in enumerate(features)}
+        self.num_idx: list[int] = []
+        self.cat_idx: list[int] = []
+        self.lookups: list[dict[str, int]] = []
+        width = 0
+        for name, part, columns in ct.transformers_:
+            if name == "remainder":
+                if part != "drop" and len(columns):
+                    raise Unsupported("remainder columns are passed through")
+                continue
+            if name == "numeric":
+                imputer, scaler = _single(part, (SimpleImputer, StandardScaler))
+                if imputer.add_indicator or len(imputer.statistics_) != len(columns):
+                    raise Unsupported("numeric imputer drops or adds columns")
+                self.num_idx = [position[c] for c in columns]
+                self.medians = np.asarray(imputer.statistics_, dtype=float)
+                self.mean = scaler.mean_ if scaler.with_mean else np.zeros(len(columns))
+                self.scale = scaler.scale_ if scaler.with_std else np.ones(len(columns))
+                width += len(columns)
+            elif name == "categorical":
+                imputer, encoder = _single(part, (SimpleImputer, OneHotEncoder))
+                if encoder.drop is not None or getattr(encoder, "_infrequent_enabled", False):
+                    raise Unsupported("one-hot encoder drops or groups categories")
+                if encoder.handle_unknown != "ignore" or imputer.fill_value != MISSING:
+                    raise Unsupported("unknown categories or missing values handled differently")
+                self.cat_idx = [position[c] for c in columns]
+                self.cat_offset = width
+                for cats in encoder.categories_:
+                    self.lookups.append({str(c): width + j for j, c in enumerate(cats)})
+                    width += len(cats)
+            else:
+                raise Unsupported(f"unknown transformer {name!r}")
+        self.width = width
+        self.dtype: Any = np.float64
+        self.output = ""
+        self.session: Any = None
+        self.linear = self._linear()
+        if self.linear is not None:
+            self.name, self.dtype = "numpy", np.float64
+        else:
+            self.session, self.dtype, self.output = self._export()
+
+    def _linear(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(coef.T, intercept) of a linear model numpy can apply exactly, else None."""
+        from sklearn.linear_model import SGDClassifier, SGDRegressor
+
+        est = self.estimator
+        if isinstance(est, SGDRegressor):
+            return np.asarray(est.coef_, dtype=float).reshape(-1, 1), np.atleast_1d(
+                np.asarray(est.intercept_, dtype=float)
+            )
+        if isinstance(est, SGDClassifier) and est.loss == "log_loss":
+            return np.asarray(est.coef_, dtype=float).T, np.asarray(est.intercept_, dtype=float)
+        return None
+
+    def _export(self) -> tuple[Any, type, str]:
+        import onnxruntime as ort
+        from skl2onnx import to_onnx
+        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+        options = {id(self.estimator): {"zipmap": False}} if self.task == "classification" else {}
+        output = "probabilities" if self.task == "classification" else "variable"
+        errors = []
+        # Double precision first (exact parity); some estimators only convert in float32.
+        for tensor, dtype in ((DoubleTensorType, np.float64), (FloatTensorType, np.float32)):
+            try:
+                onx = to_onnx(
+                    self.estimator,
+                    initial_types=[("x", tensor([None, self.width]))],
+                    options=options,
+                    target_opset={"": 17, "ai.onnx.ml": 3},
+                )
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = opts.inter_op_num_threads = 1  # one core per worker
+                session = ort.InferenceSession(
+                    onx.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+                )
+                if output not in [o.name for o in session.get_outputs()]:
+                    raise Unsupported(f"ONNX model has no output {output!r}")
+                return session, dtype, output
+            except Exception as exc:  # skl2onnx/onnxruntime raise many types on unsupported models
+                errors.append(f"{tensor.__name__}: {type(exc).__name__}: {exc}")
+        raise Unsupported("ONNX export failed: " + "; ".join(errors))
+
+    def matrix(self, rows: Sequence[Row]) -> np.ndarray:
+        """The preprocessed feature matrix, as the ColumnTransformer would produce it."""
+        out = np.zeros((len(rows), self.width), dtype=float)
+        if self.num_idx:
+            idx = self.num_idx
+            x = np.array([[r[i] for i in idx] for r in rows], dtype=float)  # None -> NaN
+            x = np.where(np.isnan(x), self.medians, x)
+            out[:, : len(idx)] = (x - self.mean) / self.scale
+        for lookup, i in zip(self.lookups, self.cat_idx):
+            for n, r in enumerate(rows):
+                value = r[i]
+                column = lookup.get(MISSING if value is None else value)
+                if column is not None:  # unknown category: all zeros, like handle_unknown="ignore"
+                    out[n, column] = 1.0
+        return out
+
+    def run(self, rows: Sequence[Row]) -> Output:
+        if self.linear is not None:
+            return self._run_linear(self.matrix(rows), *self.linear)
+        x = self.matrix(rows).astype(self.dtype, copy=False)
+        result = np.asarray(self.session.run([self.output], {"x": x})[0], dtype=float)
+        if self.task == "classification":
+            return Output(result, None)
+        return Output(None, result.reshape(-1))
+
+    def _run_linear(self, x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> Output:
+        scores = x @ coef + intercept
+        if self.task == "regression":
+            return Output(None, scores[:, 0])
+        # SGDClassifier(loss="log_loss").predict_proba: logistic of the decision function;
+        # one-vs-rest probabilities normalised to sum to 1 for more than two classes.
+        p = expit(scores)
+        if p.shape[1] == 1:
+            return Output(np.hstack([1.0 - p, p]), None)
+        total = p.sum(axis=1, keepdims=True)
+        return Output(
+            np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total != 0), None
+        )
+
+
+def probe_rows(features: list[Feature], reference: dict[str, Any], n: int = 64) -> list[list[Any]]:
+    """Rows covering every reference bin, every category, an unknown one and missing values."""
+    rng = np.random.default_rng(0)
+    rows: list[list[Any]] = []
+    for k in range(n):
+        row: list[Any] = []
+        for f in features:
+            ref = reference.get(f.name, {})
+            if f.nullable and k % 7 == 3:
+                row.append(None)
+            elif f.kind == "categorical":
+                options = list(f.categories) + ["__probe_unknown__"]
+                row.append(options[int(rng.integers(len(options)))])
+            elif f.kind == "boolean":
+                row.append(bool(k % 2))
+            else:
+                lo = f.minimum if f.minimum is not None else -1.0
+                hi = f.maximum if f.maximum is not None else 1.0
+                points = [lo, hi, *ref.get("edges", [])]
+                row.append(float(points[k % len(points)]) if k < 8 else float(rng.uniform(lo, hi)))
+        rows.append(row)
+    return rows
+
+
+def agree(a: Output, b: Output, tolerance: float = 1e-5) -> bool:
+    """Same predicted classes and probabilities (or values, relatively) within `tolerance`."""
+    if a.proba is not None and b.proba is not None:
+        same_class = bool(np.array_equal(a.proba.argmax(axis=1), b.proba.argmax(axis=1)))
+        return same_class and bool(np.allclose(a.proba, b.proba, rtol=0, atol=tolerance))
+    if a.values is not None and b.values is not None:
+        return bool(np.allclose(a.values, b.values, rtol=tolerance, atol=tolerance))
+    return False
+
+
+def choose(
+    pipeline: Any, features: list[Feature], task: str, reference: dict[str, Any], use_onnx: bool
+) -> Backend:
+    """The fast path when it reproduces the pipeline on probe rows; else the sklearn pipeline."""
+    slow = SklearnBackend(pipeline, features, task)
+    if not use_onnx:
+        log.info("USE_ONNX is off: serving with the sklearn pipeline")
+        return slow
+    try:
+        fast = FastPath(pipeline, features, task)
+    except (Unsupported, KeyError, AttributeError, TypeError) as exc:
+        log.warning("fast path unavailable (%s); serving with the sklearn pipeline", exc)
+        return slow
+    rows = probe_rows(features, reference)
+    if not agree(fast.run(rows), slow.run(rows)):
+        log.warning("fast path disagrees with the sklearn pipeline on probe rows; using sklearn")
+        return slow
+    if fast.name == "numpy":
+        log.info("serving with numpy preprocessing + numpy linear model")
+    else:
+        log.info("serving with numpy preprocessing + ONNX (%s)", np.dtype(fast.dtype).name)
+    return fast

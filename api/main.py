@@ -1,0 +1,89 @@
+"""The app: settings, model card → request schema, lifespan that loads the model, routes.
+
+`create_app()` is the factory gunicorn and uvicorn call (`api.main:create_app()`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from api import errors, schemas
+from api.metrics import Metrics
+from api.middleware import LimitBody, Observe
+from api.routes import health, metrics, model, predict
+from api.settings import Settings
+from api.state import CardError, State, load, read_card
+
+log = logging.getLogger(__name__)
+
+
+def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
+    """FastAPI's schema plus the /predict request body (validated by the route itself)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        body = request_model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(body.pop("$defs", {}))
+        components[predict.REQUEST_SCHEMA] = body
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for `settings` (default: from the environment)."""
+    settings = settings or Settings()
+    try:
+        card = read_card(settings.model_dir, settings.model_version)
+    except CardError as exc:
+        log.error("no model card, serving a generic schema: %s", exc)
+        card = None
+    registry = Metrics(card)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Loading runs before the server accepts connections, so blocking here is harmless.
+        state = load(settings.model_dir, settings.model_version, settings.use_onnx)
+        app.state.model = state
+        if state.model is not None:
+            loaded = state.model
+            registry.bind(loaded.card, loaded.card.version, loaded.load_seconds, loaded.loaded_at)
+        app.state.limiter = anyio.CapacityLimiter(settings.threads)
+        registry.start()
+        try:
+            yield
+        finally:
+            registry.stop()
+
+    title = f"{card.name} {card.version} ({card.task})" if card else "model server (no model)"
+    app = FastAPI(
+        title=title,
+        version=card.version if card else "0",
+        description="Predictions from the model bundle in MODEL_DIR. See docs/serving.md.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = registry
+    app.state.model = State(card=card, error="still loading")
+    errors.install(app)
+    request_model = schemas.request_model(card, settings.max_batch)
+    protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
+    routers = [predict.build(request_model, protected)]
+    routers += [health.router, model.router, metrics.router]
+    for router in routers:
+        app.include_router(router)
+    app.openapi = lambda: openapi(app, request_model)  # type: ignore[method-assign]
+    paths = frozenset(getattr(r, "path", "") for router in routers for r in router.routes)
+    paths |= {p for p in (app.openapi_url, app.docs_url, app.redoc_url) if p}
+    app.add_middleware(LimitBody, limit=settings.max_body_bytes, metrics=registry)
+    app.add_middleware(Observe, metrics=registry, paths=paths)  # outermost: sees 413s too
+    return app

@@ -1,0 +1,75 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
+
+`Observe` counts every request by route template, method and status, times it and tracks
+requests in flight. `LimitBody` answers 413 for bodies over the limit, whether announced
+by Content-Length or streamed in chunks.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import PREDICT_PATH, BodyTooLarge
+from api.metrics import Metrics
+
+
+class Observe:
+    def __init__(self, app: ASGIApp, metrics: Metrics, paths: frozenset[str]) -> None:
+        self.app, self.metrics, self.paths = app, metrics, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.in_flight.dec()
+            # No route has path parameters, so the path is the route template. Unknown paths
+            # share one label, so scanners can't blow up the number of series.
+            path = scope["path"]
+            label = path if path in self.paths else "unmatched"
+            self.metrics.http(label, scope["method"], status, time.perf_counter() - started)
+
+
+class LimitBody:
+    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
+        self.app, self.limit, self.metrics = app, limit, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit() and int(value) > self.limit:
+                if scope["path"] == PREDICT_PATH:
+                    self.metrics.rejected("body_too_large")
+                error = BodyTooLarge(self.limit)
+                response = JSONResponse({"detail": error.detail}, status_code=413)
+                await response(scope, receive, send)
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)  # FastAPI re-raises HTTPExceptions here
+            return message
+
+        await self.app(scope, receive if self.limit <= 0 else limited, send)

@@ -1,0 +1,122 @@
+"""Request and response schemas. The record schema is built from the model card at start-up,
+so `/docs` shows the real feature names and types (ARCHITECTURE contract 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from mlops_template.schema import Feature
+
+from api.state import Card
+
+TYPES: dict[str, type] = {"numeric": float, "categorical": str, "boolean": bool}
+
+
+def example_value(feature: Feature, reference: dict[str, Any]) -> Any:
+    """A typical value: the middle training bin edge, the first category, or false."""
+    if feature.kind == "categorical":
+        return feature.categories[0] if feature.categories else "a"
+    if feature.kind == "boolean":
+        return False
+    edges = reference.get(feature.name, {}).get("edges") or []
+    if edges:
+        return float(f"{edges[len(edges) // 2]:.6g}")
+    low, high = feature.minimum or 0.0, feature.maximum or 0.0
+    return float(f"{(low + high) / 2:.6g}")
+
+
+def example_record(card: Card) -> dict[str, Any]:
+    features = card.reference.get("features", {})
+    return {f.name: example_value(f, features) for f in card.features}
+
+
+def _describe(feature: Feature) -> str:
+    if feature.kind == "categorical":
+        shown = ", ".join(feature.categories[:20])
+        more = " …" if len(feature.categories) > 20 else ""
+        return f"categorical (training categories: {shown}{more}; others are accepted)"
+    if feature.kind == "numeric" and feature.minimum is not None:
+        return f"numeric (training range {feature.minimum:g} … {feature.maximum:g})"
+    return feature.kind
+
+
+def record_model(card: Card | None) -> type[BaseModel]:
+    """One record: a field per feature (alias = feature name), unknown fields refused."""
+    config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=False)
+    if card is None:  # no usable card: accept any object; /predict answers 503 anyway
+        return create_model("Record", __config__=ConfigDict(extra="allow"))
+    fields: dict[str, Any] = {}
+    for i, feature in enumerate(card.features):
+        kind: Any = TYPES[feature.kind]
+        annotation = kind | None if feature.nullable else kind
+        default = None if feature.nullable else ...
+        description = _describe(feature) + ("; null = missing" if feature.nullable else "")
+        fields[f"f{i}"] = (
+            annotation,
+            Field(default, alias=feature.name, description=description),
+        )
+    example = example_record(card)
+    config["json_schema_extra"] = {"examples": [example]}
+    model: type[BaseModel] = create_model("Record", __config__=config, **fields)
+    return model
+
+
+def request_model(card: Card | None, max_batch: int) -> type[BaseModel]:
+    """`{"records": [record, …]}` with 1 … max_batch records."""
+    record = record_model(card)
+    examples: list[Any] = [{"records": [example_record(card)]}] if card is not None else []
+    field = Field(
+        ...,
+        min_length=1,
+        max_length=max_batch,
+        description=f"One to {max_batch} records to predict.",
+    )
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": examples})
+    records: Any = list[record]  # type: ignore[valid-type]
+    model: type[BaseModel] = create_model(
+        "PredictRequest", __config__=config, records=(records, field)
+    )
+    return model
+
+
+class Prediction(BaseModel):
+    prediction: str | float = Field(description="Predicted class label, or value (regression)")
+    probabilities: dict[str, float] | None = Field(
+        None, description="Probability of each class (classification only)"
+    )
+
+
+class PredictResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_version: str
+    predictions: list[Prediction]
+
+
+class Error(BaseModel):
+    detail: str = Field(description="What went wrong, naming the field when there is one")
+
+
+class Health(BaseModel):
+    status: str
+    pid: int
+
+
+class Ready(BaseModel):
+    ready: bool
+    reason: str | None = None
+    model: str | None = None
+    version: str | None = None
+    backend: str | None = None
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="Where: body, records, index, feature name")
+    msg: str = Field(description="The field and the problem, e.g. `records[0].age: Field required`")
+    type: str = Field(description="pydantic error type, e.g. missing, finite_number")
+
+
+class ValidationErrors(BaseModel):
+    detail: list[ValidationErrorItem]

@@ -1,0 +1,28 @@
+"""Runtime settings, read once from the environment (never from params.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the server; each field is read from the upper-case environment variable."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    model_dir: Path = Field(Path("model"), description="Folder with model_card.json + model file")
+    model_version: str | None = Field(None, description="Override the card's version in answers")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(2, ge=1, description="gunicorn worker processes")
+    api_key: SecretStr | None = Field(None, description="When set, /predict and /model need it")
+    max_batch: int = Field(256, ge=1, description="Most records in one /predict call")
+    max_body_bytes: int = Field(1_048_576, ge=1, description="Larger request bodies get 413")
+    threads: int = Field(2, ge=1, description="Worker threads per process for /predict")
+    use_onnx: bool = Field(True, description="False forces the sklearn pipeline (slow path)")
+    graceful_timeout: int = Field(30, ge=1, description="Seconds in-flight requests get on SIGTERM")
+    timeout: int = Field(60, ge=1, description="gunicorn worker timeout in seconds")
+    log_level: str = "info"

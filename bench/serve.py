@@ -1,0 +1,182 @@
+"""Serving benchmark: the real server against a bare validating endpoint, in one run.
+
+Starts, one worker each and one after the other:
+  * bare — a FastAPI endpoint that validates the same request body (the schema built from
+    the model card) and returns a constant: the framework's ceiling on this machine;
+  * api  — `python -m api` with WORKERS=1: validation, inference, all metrics on.
+and loads each with wrk (single record, 32 connections), then the api with batches of 256.
+Prints a markdown table (req/s, p50, p99, ratio; rows/s for the batch).
+
+    python bench/serve.py [--duration 10] [--connections 32] [--model-dir model]
+
+wrk and the server share this machine's cores, so compare the ratio, not absolute numbers.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def bare_app() -> Any:
+    """FastAPI app: POST /predict validates the card's request schema, returns a constant."""
+    from fastapi import FastAPI
+
+    from api.schemas import request_model
+    from api.settings import Settings
+    from api.state import read_card
+
+    settings = Settings()
+    body_type = request_model(read_card(settings.model_dir), settings.max_batch)
+    app = FastAPI()
+
+    @app.post("/predict")
+    async def predict(body: body_type) -> dict[str, str]:  # type: ignore[valid-type]
+        return {"prediction": "constant"}
+
+    @app.get("/ready")
+    async def ready() -> dict[str, bool]:
+        return {"ready": True}
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} not ready after {seconds} s")
+
+
+def start(kind: str, port: int, model_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
+    env["MODEL_DIR"] = str(model_dir)
+    env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-prom-")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "bench")])
+    if kind == "api":
+        command = [sys.executable, "-m", "api"]
+    else:
+        command = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_conf"]
+        command.append("serve:bare_app()")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=-2)
+    wait_ready(f"http://127.0.0.1:{port}/ready", process)
+    return process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def to_ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> dict[str, float]:
+    """Run wrk with a POST body; requests/s, p50 and p99 in ms, and non-2xx count."""
+    script = workdir / "post.lua"
+    body_file = workdir / "body.json"
+    body_file.write_text(body)
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'local f = io.open("{body_file}", "r"); wrk.body = f:read("*a"); f:close()\n'
+    )
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script)]
+    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert rps is not None, out
+    return {
+        "rps": float(rps.group(1)),
+        "p50": to_ms(latency["50"]),
+        "p99": to_ms(latency["99"]),
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def measure(kind: str, model_dir: Path, bodies: dict[str, str], args: Any, tmp: Path) -> Any:
+    port = free_port()
+    process = start(kind, port, model_dir, tmp / f"{kind}.log")
+    url = f"http://127.0.0.1:{port}/predict"
+    try:
+        wrk(url, bodies["one"], args.connections, 2, tmp)  # warm-up
+        results = {"one": wrk(url, bodies["one"], args.connections, args.duration, tmp)}
+        if kind == "api":
+            results["batch"] = wrk(url, bodies["batch"], 8, args.duration, tmp)
+        return results
+    finally:
+        stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "model")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    from api.schemas import example_record
+    from api.state import read_card
+
+    record = example_record(read_card(args.model_dir))
+    bodies = {
+        "one": json.dumps({"records": [record]}),
+        "batch": json.dumps({"records": [record] * 256}),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = measure("bare", args.model_dir, bodies, args, Path(tmp))["one"]
+        api = measure("api", args.model_dir, bodies, args, Path(tmp))
+    one, batch = api["one"], api["batch"]
+    c = args.connections
+    lines = [
+        f"| endpoint (1 worker, wrk -t1 -c{c}, {args.duration} s) | req/s | p50 ms | p99 ms "
+        "| vs bare | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| bare validating endpoint, 1 record | {bare['rps']:.0f} | {bare['p50']:.2f} "
+        f"| {bare['p99']:.2f} | 100 % | {bare['errors']:.0f} |",
+        f"| `/predict`, 1 record, all metrics | {one['rps']:.0f} | {one['p50']:.2f} "
+        f"| {one['p99']:.2f} | {100 * one['rps'] / bare['rps']:.0f} % | {one['errors']:.0f} |",
+        f"| `/predict`, batch of 256 (-c8) | {batch['rps']:.0f} "
+        f"(= {256 * batch['rps']:,.0f} rows/s) | {batch['p50']:.2f} | {batch['p99']:.2f} | – "
+        f"| {batch['errors']:.0f} |",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
