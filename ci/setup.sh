@@ -4,18 +4,20 @@
 # only re-checks the pins (a few seconds) instead of downloading and installing everything.
 #
 # CI_REUSE_VENV=/path/to/.venv (local runs only, e.g. tests/ci under gitlab-ci-local): link an
-# existing venv instead of installing into every job's build folder.
+# existing venv instead of installing into every job's build folder (jobs then use the
+# host's Python and packages; a real runner installs from the pip cache).
 
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$PWD/.cache/pip}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 if [ -n "${CI_REUSE_VENV:-}" ]; then
-  ln -sfn "$CI_REUSE_VENV" .venv
-  # The linked venv's editable install points at its own checkout: put this one first.
+  # No .venv link in the build folder: the GitLab cache would copy the whole venv.
+  venv="$CI_REUSE_VENV"
+  # The reused venv's editable install points at its own checkout: put this one first.
   export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}"
   # Don't let make reinstall into a venv this job doesn't own: a fresh stamp of our own.
   touch "$PWD/.ci-venv-reused"
-  export MAKEFLAGS="INSTALL_STAMP=$PWD/.ci-venv-reused${MAKEFLAGS:+ $MAKEFLAGS}"
+  export MAKEFLAGS="VENV=$venv INSTALL_STAMP=$PWD/.ci-venv-reused${MAKEFLAGS:+ $MAKEFLAGS}"
 else
   if [ -e .venv/bin/python ] && ! .venv/bin/python -c "" 2>/dev/null; then
     echo "setup: cached .venv doesn't run with this image's Python; rebuilding it" >&2
@@ -30,6 +32,7 @@ else
     done
   fi
   make install
+  venv="$PWD/.venv"
 fi
-export PATH="$PWD/.venv/bin:$PATH"
+export PATH="$venv/bin:$PATH"
 python --version

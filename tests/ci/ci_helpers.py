@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,20 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "ci-test",
     "GIT_COMMITTER_EMAIL": "ci-test@localhost",
 }
+
+
+def _root_conftest() -> Any:
+    """tests/conftest.py as a module of its own name (`import conftest` is ambiguous)."""
+    spec = importlib.util.spec_from_file_location(
+        "tests_ci_root_conftest", ROOT / "tests" / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+require_tool: Callable[[str], str] = _root_conftest().require_tool
 
 
 def sh(
