@@ -36,6 +36,7 @@ def build(task: str, p: TrainParams) -> BaseEstimator:
         hidden_layer_sizes=p.hidden_layers,
         alpha=p.alpha,
         learning_rate_init=p.learning_rate,
+        batch_size=32,  # several updates per epoch even on small data sets
         random_state=p.seed,
     )
 

@@ -104,10 +104,8 @@ def coerce(frame: pd.DataFrame, features: list[Feature]) -> pd.DataFrame:
     for feature in features:
         column = frame[feature.name]
         if feature.kind == "categorical":
-            values = column.astype(object)
-            out[feature.name] = values.where(values.notna(), np.nan).map(
-                lambda v: v if v is np.nan else str(v)
-            )
+            cells = [np.nan if pd.isna(v) else str(v) for v in column.tolist()]
+            out[feature.name] = pd.Series(cells, index=frame.index, dtype=object)
         else:
             try:
                 out[feature.name] = pd.to_numeric(column, errors="raise").astype("float64")

@@ -1,0 +1,55 @@
+"""Print the per-epoch training table (the layout of the paper's Table 1) from the last run.
+
+python -m mlops_template.epochs [--info reports/train_info.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from mlops_template import io, paths
+from mlops_template.cli import StageError, run
+
+COLUMNS = {
+    "classification": [
+        ("Training Accuracy", "train_accuracy"),
+        ("Validation Accuracy", "val_accuracy"),
+        ("Training Loss", "train_loss"),
+        ("Validation Loss", "val_loss"),
+    ],
+    "regression": [
+        ("Training RMSE", "train_rmse"),
+        ("Validation RMSE", "val_rmse"),
+        ("Training Loss (MSE)", "train_loss"),
+        ("Validation Loss (MSE)", "val_loss"),
+    ],
+}
+
+
+def table(history: list[dict[str, Any]], task: str) -> str:
+    """A markdown table with one row per epoch."""
+    columns = COLUMNS[task]
+    lines = [
+        "| Epoch | " + " | ".join(title for title, _ in columns) + " |",
+        "|---:|" + "---:|" * len(columns),
+    ]
+    for row in history:
+        cells = " | ".join(f"{row[key]:.4f}" for _, key in columns)
+        lines.append(f"| {row['epoch']} | {cells} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Per-epoch training table (paper Table 1).")
+    parser.add_argument("--info", type=Path, default=paths.TRAIN_INFO)
+    args = parser.parse_args()
+    if not args.info.is_file():
+        raise StageError(f"{args.info} not found; run the pipeline first (make train)")
+    info = io.read_json(args.info)
+    print(table(info["history"], info["task"]))
+
+
+if __name__ == "__main__":
+    run(main)
