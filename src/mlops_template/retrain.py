@@ -53,6 +53,7 @@ class Settings:
     pipeline_id: str
     pipeline_url: str
     output: Path
+    report_dir: Path
     git_name: str
     git_email: str
 
@@ -74,6 +75,7 @@ class Settings:
             pipeline_id=env.get("CI_PIPELINE_ID", ""),
             pipeline_url=env.get("CI_PIPELINE_URL", ""),
             output=Path(env.get("RETRAIN_OUTPUT", "retrain.md")),
+            report_dir=Path(env.get("RETRAIN_REPORT_DIR", "retrain-report")),
             git_name=env.get("RETRAIN_GIT_NAME", "Retrain bot"),
             git_email=env.get("RETRAIN_GIT_EMAIL", "retrain-bot@users.noreply.gitlab.com"),
         )
@@ -134,18 +136,25 @@ def drift_markdown(result: Comparison) -> str:
     return drift_report.to_markdown(report)
 
 
-def report_markdown(workdir: Path) -> str:
-    """The CI helper's `python -m mlops_template.report` output, if that module exists."""
+def report_markdown(out_dir: Path) -> str:
+    """The CI report (`python -m mlops_template.report`, metrics and params diff against the
+    commit being retrained) if that module exists. Its PNG plots stay in `out_dir` (a job
+    artifact); the description links to the artifacts instead of embedding them."""
     if importlib.util.find_spec("mlops_template.report") is None:
         return ""
-    md = workdir / "report" / "report.md"
+    md = out_dir / "report.md"
     done = commands.run(
-        [sys.executable, "-m", "mlops_template.report", "--out", str(md)], check=False
+        [sys.executable, "-m", "mlops_template.report", "--target-ref", "HEAD", "--out", str(md)],
+        check=False,
     )
     if done.returncode != 0 or not md.is_file():
         log.warning("mlops_template.report failed; the MR carries the summary above only")
         return ""
-    return md.read_text()
+    lines = md.read_text().splitlines()
+    note = "_(plot {}: in the retrain job's artifacts, `" + str(out_dir) + "/`)_"
+    return "\n".join(
+        note.format(line[2:].split("]")[0]) if line.startswith("![") else line for line in lines
+    )
 
 
 def publish(settings: Settings, gitlab: GitLab, files: list[str], title: str, text: str) -> str:
@@ -203,7 +212,7 @@ def retrain(settings: Settings, reason: Reason, workdir: Path) -> str:
         data_note=data_note,
         changed=changed,
         drift_md=drift_markdown(result),
-        report_md=report_markdown(workdir),
+        report_md=report_markdown(settings.report_dir),
         pipeline_url=settings.pipeline_url,
     )
     io.write_bytes(settings.output, text.encode())

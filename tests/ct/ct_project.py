@@ -1,0 +1,111 @@
+"""A throw-away project for the retrain tests: this checkout's tracked files in a fresh git
+repo whose data comes from an *imported* CSV (`dvc import-url`), trained, registered with GTO
+and assigned to `prod`; plus a bare `origin.git` to push to and a local DVC remote.
+
+Drifting the upstream CSV then gives the retrain job genuinely new data to `dvc update`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from mlops_template import datasets
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "ct-test",
+    "GIT_AUTHOR_EMAIL": "ct-test@localhost",
+    "GIT_COMMITTER_NAME": "ct-test",
+    "GIT_COMMITTER_EMAIL": "ct-test@localhost",
+}
+SHIFTED = {"mean_radius": 1.35, "worst_area": 1.8, "mean_texture": 1.3}  # column → factor
+
+
+def env(**extra: str) -> dict[str, str]:
+    """The environment for commands in the project: this venv first on PATH (dvc.yaml runs
+    `python -m`), git identity, no outer CI variables leaking in."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITLAB_"))}
+    path = f"{BIN}{os.pathsep}{base.get('PATH', '')}"
+    return {**base, **GIT_ENV, "PATH": path, **extra}
+
+
+def sh(*args: str | Path, cwd: Path, timeout: float = 900, **extra: str) -> str:
+    result = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env(**extra),
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, args))} failed ({result.returncode}):\n"
+            f"{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
+        )
+    return result.stdout + result.stderr
+
+
+@dataclass(frozen=True)
+class Project:
+    work: Path  # the clone a job runs in (branch main, origin = origin.git)
+    origin: Path  # bare repo standing in for GitLab's git server
+    upstream: Path  # the CSV the project imports with `dvc import-url`
+    store: Path  # the DVC remote
+
+    def drift_upstream(self) -> None:
+        """New upstream rows: the data set again with some features scaled (labels kept)."""
+        frame = pd.read_csv(self.upstream)
+        shifted = frame.copy()
+        for column, factor in SHIFTED.items():
+            shifted[column] = shifted[column] * factor
+        pd.concat([frame, shifted], ignore_index=True).to_csv(self.upstream, index=False)
+
+
+def tracked_files() -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    return [n for n in listed if n and (ROOT / n).is_file()]
+
+
+def make_project(base: Path) -> Project:
+    """Build the project (about one `dvc repro`); see the module docstring."""
+    seed, origin, work = base / "seed", base / "origin.git", base / "work"
+    upstream, store = base / "upstream" / "data.csv", base / "dvc-store"
+    upstream.parent.mkdir(parents=True)
+    datasets.read("breast_cancer").to_csv(upstream, index=False)
+    for name in tracked_files():
+        if name.startswith(("data/", "model/model.skops")):
+            continue
+        (seed / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, seed / name)
+    sh("git", "init", "-q", "-b", "main", cwd=seed)
+    sh("dvc", "remote", "add", "-f", "-d", "local", store, cwd=seed)
+    (seed / "data").mkdir()
+    sh("dvc", "import-url", upstream, "data/source.csv", cwd=seed)
+    params = yaml.safe_load((seed / "params.yaml").read_text())
+    params["data"]["source"] = "data/source.csv"
+    (seed / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh("git", "add", "-A", cwd=seed)
+    sh("git", "commit", "-q", "-m", "seed", cwd=seed)  # DVCLive needs a commit to exist
+    sh("dvc", "repro", cwd=seed)
+    sh("git", "add", "-A", cwd=seed)
+    sh("git", "commit", "-q", "-m", "main: model trained on the imported data", cwd=seed)
+    sh("gto", "register", "model", cwd=seed)
+    sh("gto", "assign", "model", "--version", "v0.0.1", "--stage", "prod", cwd=seed)
+    sh("dvc", "push", cwd=seed)
+    sh("git", "clone", "-q", "--bare", seed, origin, cwd=base)
+    sh("git", "clone", "-q", origin, work, cwd=base)
+    sh("dvc", "pull", cwd=work)
+    return Project(work, origin, upstream, store)
