@@ -1,0 +1,129 @@
+"""Benchmark: the whole pipeline vs. a bare fit of the same estimator on the same arrays.
+
+    python bench/pipeline.py [--rows 100000 1000000] [--model linear] [--epochs 20]
+
+For each size, writes a synthetic table (30 numeric features, binary label) to a temp dir,
+then in the same run measures
+  * the pipeline: the four stages, each a fresh `python -m` process as `dvc repro` runs them;
+  * the bare fit: one process that loads the same arrays and fits the same estimator for the
+    same epochs with no validation, logging, evaluation or saving;
+and prints wall time and peak RSS of each, their ratios, and the data's in-memory size.
+Ratios measured in one run are what to compare: this machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+STAGES = ("load", "preprocess", "train", "evaluate")
+FEATURES = 30
+
+BARE_FIT = """
+import sys, numpy as np, pandas as pd
+from sklearn.preprocessing import StandardScaler
+from mlops_template import models
+from mlops_template.config import TrainParams
+frame = pd.read_parquet(sys.argv[1])
+y = frame.pop("label").astype(str).to_numpy()
+x = StandardScaler().fit_transform(frame.to_numpy(dtype=np.float64))
+p = TrainParams(model=sys.argv[2], epochs=int(sys.argv[3]))
+model = models.build("classification", p)
+classes = np.unique(y)
+for epoch in range(1, p.epochs + 1):
+    models.fit_epoch(model, x, y, epoch, p, classes)
+"""
+
+
+# The libraries alone: subtracted from peak RSS to see what the data costs.
+IMPORTS = "import mlops_template.train, mlops_template.evaluate, mlops_template.preprocess"
+
+
+def synthetic(rows: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, FEATURES))
+    weights = rng.normal(size=FEATURES)
+    logits = x @ weights + rng.normal(scale=2.0, size=rows)
+    frame = pd.DataFrame(x, columns=[f"f{i:02d}" for i in range(FEATURES)])
+    frame["label"] = np.where(logits > 0, "yes", "no")
+    return frame
+
+
+def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(
+            f"{' '.join(cmd)} failed: {proc.stderr.read().decode() if proc.stderr else ''}"
+        )
+    return wall, usage.ru_maxrss / 1024
+
+
+def bench(rows: int, model: str, epochs: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        frame = synthetic(rows)
+        data = work / "data.parquet"
+        frame.to_parquet(data, index=False)
+        data_mb = frame.drop(columns="label").to_numpy().nbytes / 2**20
+        params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+        params["data"].update(source=str(data), target="label", task="classification")
+        params["train"].update(model=model, epochs=epochs)
+        (work / "params.yaml").write_text(yaml.safe_dump(params))
+        pipe_wall, pipe_rss = 0.0, 0.0
+        stages = []
+        for stage in STAGES:
+            wall, rss = run([sys.executable, "-m", f"mlops_template.{stage}"], work)
+            pipe_wall += wall
+            pipe_rss = max(pipe_rss, rss)
+            stages.append(f"{stage} {wall:.1f}s/{rss:.0f}MB")
+        print(f"<!-- {rows:,} rows: {', '.join(stages)} -->", flush=True)
+        bare_wall, bare_rss = run(
+            [sys.executable, "-c", BARE_FIT, str(data), model, str(epochs)], work
+        )
+    return {
+        "rows": rows,
+        "data_mb": data_mb,
+        "pipeline_s": pipe_wall,
+        "bare_s": bare_wall,
+        "pipeline_mb": pipe_rss,
+        "bare_mb": bare_rss,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--model", default="linear")
+    parser.add_argument("--epochs", type=int, default=20)
+    args = parser.parse_args()
+    print(f"model={args.model} epochs={args.epochs} features={FEATURES}\n")
+    print(
+        "| rows | data (MB) | pipeline (s) | bare fit (s) | time ratio | pipeline peak RSS (MB)"
+        " | bare fit peak RSS (MB) | peak RSS / data |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for rows in args.rows:
+        r = bench(rows, args.model, args.epochs)
+        print(
+            f"| {rows:,} | {r['data_mb']:.0f} | {r['pipeline_s']:.1f} | {r['bare_s']:.1f} | "
+            f"{r['pipeline_s'] / r['bare_s']:.2f}× | {r['pipeline_mb']:.0f} | {r['bare_mb']:.0f} | "
+            f"{r['pipeline_mb'] / r['data_mb']:.1f}× |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
