@@ -109,3 +109,24 @@ def make_project(base: Path) -> Project:
     sh("git", "clone", "-q", origin, work, cwd=base)
     sh("dvc", "pull", cwd=work)
     return Project(work, origin, upstream, store)
+
+
+def run_retrain_job(project: Project, variables: dict[str, str]) -> str:
+    """The `retrain` job of .gitlab-ci.yml under gitlab-ci-local, in the shell, on a copy of
+    the project (--shell-isolation), artifacts not copied back; returns the job log."""
+    args: list[str | Path] = [
+        "gitlab-ci-local",
+        "--force-shell-executor",
+        "--shell-isolation",
+        "--no-artifacts-to-source",
+        "--ignore-predefined-vars",
+        "CI_PIPELINE_SOURCE,CI_API_V4_URL,CI_PROJECT_ID",
+        # No pip install per job: the job links this venv (ci/setup.sh, CI_REUSE_VENV).
+        "--variable",
+        f"CI_REUSE_VENV={BIN.parent}",
+        "--variable",
+        "TRAIN_RUNNER_TAG=local",
+    ]
+    for name, value in variables.items():
+        args += ["--variable", f"{name}={value}"]
+    return sh(*args, "retrain", cwd=project.work, timeout=1200)

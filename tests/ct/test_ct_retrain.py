@@ -1,0 +1,100 @@
+"""The retrain job (`python -m mlops_template.retrain`) for real — git, DVC, GTO, scikit-learn —
+on a throw-away project whose data is an imported CSV (ct_project.py), with GitLab's API
+replaced at the network boundary by the recording stand-in (standin.py) and GitLab's git
+server by a bare repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alertmanager_payload import drift_payload
+from ct_project import Project, env, make_project, sh
+from standin import StandIn, serve
+
+pytestmark = pytest.mark.slow
+TOKEN = "glpat-ct-test-token"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return make_project(tmp_path_factory.mktemp("ct-project"))
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StandIn]:
+    with serve() as state:
+        yield state
+
+
+def retrain(project: Project, standin: StandIn, payload: Path) -> subprocess.CompletedProcess[str]:
+    variables = {
+        "CI": "true",
+        "CI_PIPELINE_SOURCE": "trigger",
+        "TRIGGER_PAYLOAD": str(payload),  # a file path, like GitLab's file variable
+        "CI_API_V4_URL": standin.api_url,
+        "CI_PROJECT_ID": "42",
+        "CI_PIPELINE_ID": "77",
+        "CI_DEFAULT_BRANCH": "main",
+        "GITLAB_TOKEN": TOKEN,
+        "RETRAIN_PUSH_URL": str(project.origin),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_template.retrain"],
+        cwd=project.work,
+        env=env(**variables),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def test_retrain_opens_one_mr_only_when_data_changed(
+    project: Project, standin: StandIn, tmp_path: Path
+) -> None:
+    payload = tmp_path / "TRIGGER_PAYLOAD"
+    payload.write_text(json.dumps(drift_payload({"mean_radius": 0.38, "worst_area": 0.91})))
+
+    # 1. Upstream data unchanged: retrained model == committed one, so no branch and no MR.
+    done = retrain(project, standin, payload)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no change: data and model are as committed" in done.stdout
+    assert standin.merge_requests() == []
+
+    # 2. New upstream rows: dvc update → new data → new model → branch, push, merge request.
+    project.drift_upstream()
+    done = retrain(project, standin, payload)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+    (mr,) = standin.merge_requests()
+    assert mr.path == "/api/v4/projects/42/merge_requests"
+    assert mr.headers["private-token"] == TOKEN
+    body = mr.json()
+    assert body["target_branch"] == "main" and body["labels"] == "retrain"
+    assert body["source_branch"].startswith("retrain/") and body["source_branch"].endswith("-77")
+    text = body["description"]
+    assert "Started by **alert FeatureDrift (firing)**" in text
+    assert "Drifted: `worst_area` (PSI 0.910), `mean_radius` (PSI 0.380)." in text
+    assert "Production: `model@v0.0.1` — both scored on this branch's test split." in text
+    assert "Quality gate: `PASS" in text
+    assert "`dvc update data/source.csv.dvc`" in text
+    assert "| mean_radius |" in text and "DRIFT |" in text  # refreshed data vs prod reference
+
+    # The branch is on the "GitLab" remote with the new data and lock; the objects in DVC.
+    branch = body["source_branch"]
+    files = sh("git", "diff", "--name-only", "main", branch, cwd=project.origin).split()
+    assert {"dvc.lock", "data/source.csv.dvc", "reports/metrics.json"} <= set(files)
+    assert "Use `dvc push`" not in sh("dvc", "status", "--cloud", cwd=project.work)
+
+    # 3. That MR is open now: the next trigger stops before doing any work.
+    standin.open_mrs = [{"iid": 1, "labels": ["retrain"]}]
+    done = retrain(project, standin, payload)
+    assert done.returncode == 0
+    assert "skipped: merge request !1 with label 'retrain' is still open" in done.stdout
+    assert "dvc repro" not in done.stdout
+    assert len(standin.merge_requests()) == 1
