@@ -44,7 +44,8 @@ def _describe(feature: Feature) -> str:
 
 def record_model(card: Card | None) -> type[BaseModel]:
     """One record: a field per feature (alias = feature name), unknown fields refused."""
-    config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=False)
+    # strict: "1.5" is not a number and "no" is not a boolean (JSON ints are still numbers).
+    config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
     if card is None:  # no usable card: accept any object; /predict answers 503 anyway
         return create_model("Record", __config__=ConfigDict(extra="allow"))
     fields: dict[str, Any] = {}

@@ -1,0 +1,48 @@
+"""Helpers shared by the API tests (imported as `api_helpers`; conftest holds the fixtures)."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # `api` lives at the repo root and is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+with warnings.catch_warnings():
+    # Starlette warns that its TestClient will move to httpx2; httpx is what we have.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from api.main import create_app  # noqa: E402
+from api.settings import Settings  # noqa: E402
+
+__all__ = ["ClientFn", "Settings", "TestClient", "create_app", "example", "scrape", "value"]
+
+ClientFn = Callable[..., TestClient]
+
+
+def example(model_dir: Path) -> dict[str, Any]:
+    """The /predict example of the OpenAPI document, as a client would copy it from /docs."""
+    app = create_app(Settings(model_dir=model_dir))
+    examples = app.openapi()["components"]["schemas"]["PredictRequest"]["examples"]
+    body: dict[str, Any] = examples[0]
+    return body
+
+
+def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics as {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {}
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(samples: dict[Any, float], metric: str, /, **labels: str) -> float:
+    return samples.get((metric, tuple(sorted(labels.items()))), 0.0)

@@ -1,0 +1,309 @@
+"""Every endpoint and every bad-input class, in process with TestClient (single-process metrics)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from mlops_template import metric_names
+
+from api_helpers import ClientFn, TestClient, example, scrape, value
+
+JSON = {"content-type": "application/json"}
+
+
+def record(model_dir: Path) -> dict[str, Any]:
+    body = example(model_dir)
+    first: dict[str, Any] = body["records"][0]
+    return dict(first)
+
+
+def post_text(client: TestClient, text: str) -> Any:
+    return client.post("/predict", content=text.encode(), headers=JSON)
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+def test_health_and_ready(client: TestClient) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["ready"] is True
+    assert ready.json()["backend"] == "numpy"  # default model is linear: no ONNX needed
+
+
+def test_model_card(client: TestClient, model_dir: Path) -> None:
+    card = json.loads((model_dir / "model_card.json").read_text())
+    body = client.get("/model").json()
+    assert body["version"] == card["version"]
+    assert body["features"] == card["features"]
+    assert body["metrics"] == card["metrics"] and body["params"] == card["params"]
+
+
+def test_openapi_example_works_as_is(client: TestClient, model_dir: Path) -> None:
+    card = json.loads((model_dir / "model_card.json").read_text())
+    schema = client.get("/openapi.json").json()
+    record_schema = schema["components"]["schemas"]["Record"]
+    assert list(record_schema["properties"]) == [f["name"] for f in card["features"]]
+    assert record_schema["properties"]["mean_radius"]["type"] == "number"
+    response = client.post("/predict", json=example(model_dir))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == card["version"]
+    [prediction] = body["predictions"]
+    assert prediction["prediction"] in card["classes"]
+    assert sum(prediction["probabilities"].values()) == pytest.approx(1.0)
+    assert set(prediction["probabilities"]) == set(card["classes"])
+
+
+def test_batch_up_to_max(client_for: ClientFn, model_dir: Path) -> None:
+    client = client_for(model_dir, max_batch=5)
+    row = record(model_dir)
+    assert len(client.post("/predict", json={"records": [row] * 5}).json()["predictions"]) == 5
+    too_many = client.post("/predict", json={"records": [row] * 6})
+    assert too_many.status_code == 422
+    assert "records" in too_many.json()["detail"][0]["msg"]
+    assert "at most 5" in too_many.json()["detail"][0]["msg"]
+
+
+def test_metrics_exports_every_listed_metric(client: TestClient, model_dir: Path) -> None:
+    client.post("/predict", json=example(model_dir))
+    kinds = {f.name: f.type for f in text_string_to_metric_families(client.get("/metrics").text)}
+    for metric in metric_names.ALL:
+        assert kinds.get(metric.name) == metric.kind, metric.name
+
+
+def test_metrics_count_requests_predictions_and_bins(client: TestClient, model_dir: Path) -> None:
+    card = json.loads((model_dir / "model_card.json").read_text())
+    body = {"records": [record(model_dir)] * 3}
+    classes = [client.post("/predict", json=body).json()["predictions"][0]["prediction"]]
+    samples = scrape(client)
+    assert value(samples, "http_requests_total", route="/predict", method="POST", status="200") == 1
+    assert value(samples, "model_predictions_total", **{"class": classes[0]}) == 3
+    assert value(samples, "model_prediction_confidence_count") == 3
+    assert value(samples, "model_inference_duration_seconds_count") == 1
+    for feature in card["features"]:
+        ref = card["drift_reference"]["features"][feature["name"]]
+        counts = [
+            value(samples, "model_feature_bin_total", feature=feature["name"], bin=str(b))
+            for b in range(len(ref["proportions"]))
+        ]
+        assert sum(counts) == 3
+        shares = [
+            value(
+                samples, "model_feature_reference_proportion", feature=feature["name"], bin=str(b)
+            )
+            for b in range(len(ref["proportions"]))
+        ]
+        assert shares == ref["proportions"]
+    index = card["classes"].index(classes[0])
+    assert value(samples, "model_prediction_bin_total", bin=str(index)) == 3
+    info = value(
+        samples, "model_info", name="model", version=card["version"], task="classification"
+    )
+    assert info == 1
+    assert value(samples, "model_load_duration_seconds") > 0
+
+
+def test_numeric_bins_follow_drift_bin_index(client: TestClient, model_dir: Path) -> None:
+    """A value equal to an edge falls in the bin left of it, like drift.bin_index."""
+    card = json.loads((model_dir / "model_card.json").read_text())
+    edges = card["drift_reference"]["features"]["mean_radius"]["edges"]
+    row = record(model_dir)
+    row["mean_radius"] = edges[2]
+    client.post("/predict", json={"records": [row, row]})
+    row["mean_radius"] = edges[-1] + 1000
+    client.post("/predict", json={"records": [row]})
+    samples = scrape(client)
+    assert value(samples, "model_feature_bin_total", feature="mean_radius", bin="2") == 2
+    last = str(len(edges))
+    assert value(samples, "model_feature_bin_total", feature="mean_radius", bin=last) == 1
+
+
+# -- bad input: 4xx naming the field, never 500, never the input echoed ---------------------
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "problem", "reason"),
+    [
+        (lambda r: r.pop("mean_area"), "records[0].mean_area", "Field required", "missing_field"),
+        (lambda r: r.update(colour=1), "records[0].colour", "Extra inputs", "unknown_field"),
+        (lambda r: r.update(mean_area="big"), "records[0].mean_area", "number", "wrong_type"),
+        (lambda r: r.update(mean_area=None), "records[0].mean_area", "number", "wrong_type"),
+        (lambda r: r.update(mean_area=[1]), "records[0].mean_area", "number", "wrong_type"),
+    ],
+)
+def test_invalid_records(
+    client: TestClient, model_dir: Path, mutate: Any, field: str, problem: str, reason: str
+) -> None:
+    row = record(model_dir)
+    mutate(row)
+    response = client.post("/predict", json={"records": [row]})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["msg"].startswith(f"{field}: ") and problem in error["msg"]
+    assert "input" not in error
+    assert value(scrape(client), "model_input_validation_errors_total", reason=reason) == 1
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_rejected_without_echo(
+    client: TestClient, model_dir: Path, token: str
+) -> None:
+    text = json.dumps({"records": [record(model_dir)]}).replace(
+        '"mean_area": ' + json.dumps(record(model_dir)["mean_area"]), f'"mean_area": {token}'
+    )
+    assert token in text
+    response = post_text(client, text)
+    assert response.status_code == 422
+    assert (
+        response.json()["detail"][0]["msg"]
+        == "records[0].mean_area: Input should be a finite number"
+    )
+    assert token not in response.text
+    assert value(scrape(client), "model_input_validation_errors_total", reason="not_finite") == 1
+
+
+@pytest.mark.parametrize(
+    "text", ['{"records": [', "", "not json", '{"records": [{"mean_radius": 1,}]}']
+)
+def test_malformed_json_is_400(client: TestClient, text: str) -> None:
+    response = post_text(client, text)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("malformed JSON: ")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"records": []}, "records: List should have at least 1 item"),
+        ({}, "records: Field required"),
+        ({"records": {"a": 1}}, "records: Input should be a valid array"),
+        ([1, 2], "body: Input should be an object"),
+    ],
+)
+def test_wrong_shapes(client: TestClient, body: Any, expected: str) -> None:
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"].startswith(expected)
+
+
+def test_body_over_limit_is_413(client_for: ClientFn, model_dir: Path) -> None:
+    client = client_for(model_dir, max_body_bytes=2000)
+    body = json.dumps({"records": [record(model_dir)] * 3}).encode()
+    assert len(body) > 2000
+    announced = client.post("/predict", content=body, headers=JSON)
+    assert announced.status_code == 413
+    assert "MAX_BODY_BYTES" in announced.json()["detail"]
+
+    def chunks() -> Any:  # no Content-Length: counted while streaming
+        for i in range(0, len(body), 500):
+            yield body[i : i + 500]
+
+    streamed = client.post("/predict", content=chunks(), headers=JSON)
+    assert streamed.status_code == 413
+    samples = scrape(client)
+    assert value(samples, "model_input_validation_errors_total", reason="body_too_large") == 2
+    assert value(samples, "http_requests_total", route="/predict", method="POST", status="413") == 2
+
+
+def test_out_of_range_values_never_500(client: TestClient, model_dir: Path) -> None:
+    row = record(model_dir)
+    row["mean_area"], row["worst_area"] = 1e308, -1e308
+    response = client.post("/predict", json={"records": [row]})
+    assert response.status_code in (200, 422)
+    assert "NaN" not in response.text and "Infinity" not in response.text
+
+
+def test_unknown_path_is_one_label(client: TestClient) -> None:
+    assert client.get("/nope/1").status_code == 404
+    assert client.get("/nope/2").status_code == 404
+    samples = scrape(client)
+    assert value(samples, "http_requests_total", route="unmatched", method="GET", status="404") == 2
+
+
+# -- API key -----------------------------------------------------------------------------
+
+
+def test_api_key(client_for: ClientFn, model_dir: Path) -> None:
+    client = client_for(model_dir, api_key="s3cret")
+    body = example(model_dir)
+    assert client.post("/predict", json=body).status_code == 401
+    assert client.post("/predict", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.post("/predict", json=body, headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert client.get("/model").status_code == 401
+    assert client.get("/model", headers={"X-API-Key": "s3cret"}).status_code == 200
+    for open_path in ("/health", "/ready", "/metrics"):
+        assert client.get(open_path).status_code == 200
+
+
+def test_no_api_key_by_default(client: TestClient, model_dir: Path) -> None:
+    assert client.post("/predict", json=example(model_dir)).status_code == 200
+
+
+# -- model problems: process stays up, /ready and /predict say why ---------------------------
+
+
+def test_tampered_model_is_refused(client_for: ClientFn, tampered_dir: Path) -> None:
+    client = client_for(tampered_dir)
+    assert client.get("/health").status_code == 200
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    assert "sha256" in ready.json()["reason"]
+    response = client.post("/predict", json=example(tampered_dir))
+    assert response.status_code == 503
+    assert "sha256" in response.json()["detail"]
+
+
+def test_missing_model(client_for: ClientFn, tmp_path: Path) -> None:
+    client = client_for(tmp_path / "nowhere")
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    assert "model_card.json" in ready.json()["reason"]
+    predict = client.post("/predict", json={"records": [{"a": 1}]})
+    assert predict.status_code == 503
+    assert client.get("/model").status_code == 503
+
+
+def test_corrupt_model_file(client_for: ClientFn, model_dir: Path, tmp_path: Path) -> None:
+    """A file that is not a skops zip, with a card whose sha256 matches it."""
+    import hashlib
+
+    target = tmp_path / "model"
+    target.mkdir()
+    card = json.loads((model_dir / "model_card.json").read_text())
+    (target / card["model_file"]).write_bytes(b"not a zip")
+    card["sha256"] = hashlib.sha256(b"not a zip").hexdigest()
+    (target / "model_card.json").write_text(json.dumps(card))
+    ready = client_for(target).get("/ready")
+    assert ready.status_code == 503
+    assert "not a valid skops file" in ready.json()["reason"]
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def test_model_version_override(client_for: ClientFn, model_dir: Path) -> None:
+    client = client_for(model_dir, model_version="v9-canary")
+    assert client.post("/predict", json=example(model_dir)).json()["model_version"] == "v9-canary"
+    assert client.get("/model").json()["version"] == "v9-canary"
+    samples = scrape(client)
+    assert value(samples, "model_info", name="model", version="v9-canary", task="classification")
+
+
+def test_sklearn_fallback_gives_same_answers(client_for: ClientFn, model_dir: Path) -> None:
+    fast = client_for(model_dir)
+    slow = client_for(model_dir, use_onnx=False)
+    assert slow.get("/ready").json()["backend"] == "sklearn"
+    body = {"records": [record(model_dir)] * 4}
+    a = fast.post("/predict", json=body).json()["predictions"]
+    b = slow.post("/predict", json=body).json()["predictions"]
+    assert [p["prediction"] for p in a] == [p["prediction"] for p in b]
+    for p, q in zip(a, b):
+        for cls, prob in p["probabilities"].items():
+            assert prob == pytest.approx(q["probabilities"][cls], abs=1e-5)
