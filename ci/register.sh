@@ -29,7 +29,9 @@ else
   changed=true
   git config user.name >/dev/null || git config user.name "${GITLAB_USER_NAME:-gitlab-ci}"
   git config user.email >/dev/null || git config user.email "${GITLAB_USER_EMAIL:-ci@localhost}"
-  gto register "$ARTIFACT" HEAD "--bump-${MODEL_BUMP:-patch}" \
+  bump=()  # GTO refuses a bump for the first version (v0.0.1)
+  [ -z "$latest" ] || bump=("--bump-${MODEL_BUMP:-patch}")
+  gto register "$ARTIFACT" HEAD "${bump[@]}" \
     --message "Register $ARTIFACT from pipeline ${CI_PIPELINE_URL:-local} (md5 $current)"
   latest="$(gto show "$ARTIFACT@latest" --ref)"
   if [ -z "${GIT_PUSH_URL:-}" ]; then

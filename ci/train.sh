@@ -8,7 +8,13 @@ if [ -n "${DVC_REMOTE:-}" ]; then
   dvc remote default --local "$DVC_REMOTE"
 fi
 if [ -n "${GDRIVE_CREDENTIALS_DATA:-}" ]; then
-  # dvc-gdrive reads the service-account key from this variable; nothing is written to disk.
+  # GitLab can only mask single-line base64-ish values: the key JSON is stored base64-encoded
+  # (docs/ci.md). dvc-gdrive reads the decoded JSON from this variable; nothing touches disk.
+  case "$GDRIVE_CREDENTIALS_DATA" in
+    "{"*) ;;
+    *) GDRIVE_CREDENTIALS_DATA="$(printf '%s' "$GDRIVE_CREDENTIALS_DATA" | base64 -d)" ;;
+  esac
+  export GDRIVE_CREDENTIALS_DATA
   remote="${DVC_REMOTE:-$(dvc remote default)}"
   dvc remote modify --local "$remote" gdrive_use_service_account true
 fi
