@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Time the merge-request pipeline under gitlab-ci-local on this machine, cold then warm.
 #
-#   ci/measure-pipeline.sh [PYTEST_MARKERS]      (default: "not slow", the fast suite)
+#   ci/measure-pipeline.sh [PYTEST_MARKERS [PYTEST_ARGS]]
+#       defaults: "not slow" (the fast tests) and "" (all test folders)
 #
 # A temporary clone of HEAD (origin with main, branch feature that changes train.learning_rate)
 # runs lint → test → train → gate → report with real installs: no CI_REUSE_VENV, so the first
@@ -12,6 +13,7 @@
 set -euo pipefail
 root="$(git rev-parse --show-toplevel)"
 markers="${1:-not slow}"
+pytest_args="${2:-}"
 base="$(mktemp -d)"
 trap 'rm -rf "$base"' EXIT
 git -C "$root" clone -q --bare "$root" "$base/origin.git"
@@ -34,7 +36,7 @@ run() {
     --ignore-predefined-vars CI_PIPELINE_SOURCE \
     --variable CI_PIPELINE_SOURCE=merge_request_event --unset-variable CI_COMMIT_BRANCH \
     --variable CI_MERGE_REQUEST_TARGET_BRANCH_NAME=main --variable CI_MERGE_REQUEST_IID=1 \
-    --variable "PYTEST_MARKERS=$markers" > "$base/$1.log" 2>&1 || { tail -50 "$base/$1.log"; exit 1; }
+    --variable "PYTEST_MARKERS=$markers" --variable "PYTEST_ARGS=$pytest_args" > "$base/$1.log" 2>&1 || { tail -50 "$base/$1.log"; exit 1; }
   end=$(date +%s)
   echo "$1: $((end - start)) s"
   grep -E "^ PASS |finished in|imported cache|cache created" "$base/$1.log" | sed 's/^/  /'
