@@ -8,8 +8,9 @@
 #   docker/build-local.sh                 # base image (once) + wheelhouse + image
 #   IMAGE=my/api:dev docker/build-local.sh
 #
-# Environment: IMAGE (default localhost/mlops-template-api:local), STATE_DIR (podman storage and
-# config, default build/podman), DEBIAN_MIRROR (default: the mirror apt uses here).
+# Environment: IMAGE (default localhost/mlops-template-api:local), MODEL_DIR (the bundle to bake
+# in, default model/), STATE_DIR (podman storage, config and staged context, default build/podman),
+# DEBIAN_MIRROR (default: the mirror apt uses here).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -71,6 +72,19 @@ fi
     -c "$ROOT/requirements/constraints.txt" -r "$ROOT/docker/requirements-serve.txt" \
     "setuptools>=68" wheel
 
-podman build --file "$ROOT/docker/Dockerfile" --tag "$IMAGE" \
-    --build-arg BASE_IMAGE="$BASE" --build-arg PIP_INSTALL_ARGS="--no-index" "$ROOT"
+# The build context: what .dockerignore lets through, with the model bundle from MODEL_DIR
+# (default model/, made by `make train`; tests pass the bundle they trained).
+MODEL_DIR="${MODEL_DIR:-$ROOT/model}"
+for f in model.skops model_card.json; do
+    [[ -f "$MODEL_DIR/$f" ]] || { echo "no $MODEL_DIR/$f: run 'make train' first" >&2; exit 1; }
+done
+context="$STATE_DIR/context"
+rm -rf "$context" && mkdir -p "$context/model" "$context/requirements" "$context/docker"
+cp -r "$ROOT/api" "$ROOT/src" "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/.dockerignore" "$context/"
+cp "$ROOT/requirements/constraints.txt" "$context/requirements/"
+cp -r "$ROOT/docker/Dockerfile" "$ROOT/docker/requirements-serve.txt" "$ROOT/docker/wheels" "$context/docker/"
+cp "$MODEL_DIR/model.skops" "$MODEL_DIR/model_card.json" "$context/model/"
+
+podman build --format docker --file "$context/docker/Dockerfile" --tag "$IMAGE" \
+    --build-arg BASE_IMAGE="$BASE" --build-arg PIP_INSTALL_ARGS="--no-index" "$context"
 echo "built $IMAGE (CONTAINERS_CONF=$CONTAINERS_CONF CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF)" >&2

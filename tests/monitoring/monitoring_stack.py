@@ -107,6 +107,18 @@ def http_json(url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, A
         return exc.code, json.loads(payload) if payload.startswith((b"{", b"[")) else None
 
 
+def http_status(url: str, timeout: float = 2.0) -> int:
+    """Status code of a GET (0 when nothing answers)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
 @dataclass
 class Server:
     """A process we started; `stop()` ends it (SIGTERM, then SIGKILL) and closes its log."""
@@ -147,14 +159,19 @@ def launch(
     """Start `cmd` in its own process group; wait until GET url+ready_path answers 200."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            cwd=ROOT,  # `python -m api` imports the api/ package from the repository root
+            start_new_session=True,
         )
     server = Server(name, url, process, log)
     try:
 
         def ready() -> bool:
             server.check_alive()
-            return http_json(url + ready_path, timeout=2)[0] == 200
+            return http_status(url + ready_path) == 200
 
         try:
             wait_until(ready, 90, f"{name} at {url}{ready_path}")
@@ -479,3 +496,64 @@ def http_recorder() -> Iterator[Recorder]:
         yield recorder
     finally:
         recorder.close()
+
+
+# -- traffic ------------------------------------------------------------------------------------
+
+
+def records(
+    card: Mapping[str, Any], n: int, drifted: bool = False, seed: int = 0
+) -> list[dict[str, Any]]:
+    """`n` /predict records for the model card. Normal: each feature drawn bin by bin with the
+    training proportions of its drift reference (so PSI stays near 0). Drifted: every numeric
+    value beyond the training maximum (the last bin) and every categorical value the rarest
+    category, as after an upstream unit change."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    reference = card["drift_reference"]["features"]
+    columns: dict[str, list[Any]] = {}
+    for feature in card["features"]:
+        name, ref = feature["name"], reference[feature["name"]]
+        shares = np.asarray(ref["proportions"], dtype=float)
+        if ref["kind"] == "numeric":
+            edges = [float(e) for e in ref["edges"]]
+            spread = (edges[-1] - edges[0]) or 1.0
+            low = min(feature.get("minimum") or edges[0] - spread, edges[0] - 1e-9)
+            high = max(feature.get("maximum") or edges[-1] + spread, edges[-1] + 1e-9)
+            bounds = [low, *edges, high]
+            if drifted:
+                values = rng.uniform(high, high + spread, n)
+            else:
+                bins = rng.choice(len(shares), size=n, p=shares / shares.sum())
+                lo = np.asarray(bounds)[bins]
+                hi = np.asarray(bounds)[bins + 1]
+                values = lo + (hi - lo) * rng.uniform(0.05, 0.95, n)
+            column: list[Any] = [float(v) for v in values]
+            if feature["kind"] == "boolean":
+                column = [v > 0.5 for v in column]
+        else:
+            categories = [str(c) for c in ref["categories"]]
+            if drifted:
+                column = [categories[int(np.argmin(shares))]] * n
+            else:
+                picks = rng.choice(len(categories), size=n, p=shares / shares.sum())
+                column = [categories[i] for i in picks]
+            column = ["unseen-category" if c == "__other__" else c for c in column]
+            if feature["kind"] == "boolean":
+                column = [c.lower() == "true" for c in column]
+        missing = float(ref.get("missing") or 0.0)
+        if feature.get("nullable") and missing and not drifted:
+            column = [None if rng.random() < missing else v for v in column]
+        columns[name] = column
+    return [{name: columns[name][i] for name in columns} for i in range(n)]
+
+
+def send(api_url: str, rows: list[dict[str, Any]], batch: int = 50) -> list[Any]:
+    """POST the rows to /predict in batches; every answer must be 200. Returns the answers."""
+    answers = []
+    for start in range(0, len(rows), batch):
+        status, body = http_json(f"{api_url}/predict", {"records": rows[start : start + batch]})
+        assert status == 200, f"/predict answered {status}: {body}"
+        answers.append(body)
+    return answers

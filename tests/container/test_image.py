@@ -1,0 +1,149 @@
+"""The API image, built and run for real with podman (docker/build-local.sh: a local Debian
+bookworm base standing in for python:3.11-slim, wheels from the host, no network in the
+build). The container must become ready, answer /ready and /predict, export merged metrics,
+run as a numeric non-root user with a HEALTHCHECK, and stop gracefully on SIGTERM.
+Image size and start-to-ready are measured in bench/container.py, not asserted here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
+from monitoring_stack import (  # noqa: E402
+    ROOT,
+    free_port,
+    http_json,
+    records,
+    require_tool,
+    venv_tool,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.container]
+STATE_DIR = Path(os.environ.get("PODMAN_STATE_DIR", ROOT / "build" / "podman"))
+
+
+def podman_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "STATE_DIR": str(STATE_DIR),
+        "CONTAINERS_CONF": str(STATE_DIR / "containers.conf"),
+        "CONTAINERS_STORAGE_CONF": str(STATE_DIR / "storage.conf"),
+    }
+
+
+def podman(*args: str, check: bool = True, timeout: float = 120) -> str:
+    result = subprocess.run(
+        ["podman", *args],
+        env=podman_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"podman {' '.join(args)}:\n{result.stdout}\n{result.stderr}")
+    return result.stdout.strip()
+
+
+def logs(name: str) -> str:
+    result = subprocess.run(
+        ["podman", "logs", name], env=podman_env(), capture_output=True, text=True, check=False
+    )
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def image(model_dir: Path) -> Iterator[str]:
+    """docker/build-local.sh with the test bundle baked in; the tag is removed afterwards."""
+    for tool in ("podman", "runc", "debootstrap"):
+        require_tool(tool)
+    tag = f"localhost/mlops-template-api:test-{uuid.uuid4().hex[:8]}"
+    env = {**podman_env(), "IMAGE": tag, "MODEL_DIR": str(model_dir), "PYTHON": sys.executable}
+    result = subprocess.run(
+        [str(ROOT / "docker" / "build-local.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert (
+        result.returncode == 0
+    ), f"build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    try:
+        yield tag
+    finally:
+        podman("rmi", "--force", tag, check=False)
+
+
+def test_dockerfile_is_hadolint_clean() -> None:
+    hadolint = venv_tool("hadolint")
+    result = subprocess.run(
+        [hadolint, str(ROOT / "docker" / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_runs_non_root_with_healthcheck_and_stop_signal(image: str) -> None:
+    config = json.loads(podman("image", "inspect", image))[0]["Config"]
+    assert config["User"] == "10001"
+    assert "/ready" in " ".join(config["Healthcheck"]["Test"])
+    assert config["StopSignal"] == "SIGTERM"
+    assert config["Cmd"] == ["python", "-m", "api"]
+
+
+def test_container_serves_predictions_and_metrics_and_stops_gracefully(
+    image: str, model_dir: Path
+) -> None:
+    card = json.loads((model_dir / "model_card.json").read_text())
+    port = free_port()
+    name = f"api-test-{uuid.uuid4().hex[:8]}"
+    podman("run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:8000", image)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready() -> bool:
+            state = podman("inspect", "--format", "{{.State.Status}}", name)
+            assert state == "running", logs(name)
+            return http_json(f"{url}/ready", timeout=2)[0] == 200
+
+        wait_until(ready, 120, "the container's /ready")
+        status, body = http_json(f"{url}/ready")
+        assert body["ready"] is True and body["version"] == card["version"]
+
+        rows = records(card, 20, seed=3)
+        status, body = http_json(f"{url}/predict", {"records": rows})
+        assert status == 200, body
+        assert len(body["predictions"]) == 20
+        assert {p["prediction"] for p in body["predictions"]} <= set(card["classes"])
+
+        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
+            metrics = r.read().decode()
+        assert "model_predictions_total" in metrics
+        predicted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("model_predictions_total{")
+        )
+        assert predicted == 20
+
+        assert podman("exec", name, "id", "-u") == "10001"
+        # The HEALTHCHECK command itself passes inside the container.
+        podman("healthcheck", "run", name)
+    finally:
+        podman("stop", "--time", "20", name, check=False)
+        exit_code = podman("inspect", "--format", "{{.State.ExitCode}}", name, check=False)
+        output = logs(name)
+        podman("rm", "--force", name, check=False)
+    # gunicorn got SIGTERM (not SIGKILL after the timeout) and shut its workers down cleanly.
+    assert exit_code == "0", output[-3000:]
