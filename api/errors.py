@@ -30,6 +30,10 @@ class BodyTooLarge(HTTPException):
 class OutputNotFinite(ValueError):
     """The model gave NaN or infinity for some records (inputs far outside any sane range)."""
 
+    def __init__(self, records: list[int]) -> None:
+        super().__init__(f"model output is not finite for records {records}")
+        self.records = records
+
 
 _TYPE_REASONS = {
     "json_invalid": "malformed_json",
@@ -97,8 +101,17 @@ async def model_not_ready(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def output_not_finite(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OutputNotFinite)
     _count(request, "not_finite")
-    return JSONResponse({"detail": str(exc)}, status_code=422)
+    items = [
+        {
+            "loc": ["body", "records", i],
+            "msg": f"records[{i}]: model output is not finite (feature values out of range?)",
+            "type": "output_not_finite",
+        }
+        for i in exc.records
+    ]
+    return JSONResponse({"detail": items}, status_code=422)
 
 
 def install(app: FastAPI) -> None:

@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     request_model = schemas.request_model(card, settings.max_batch)
     protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
     routers = [predict.build(request_model, protected)]
-    routers += [health.router, model.router, metrics.router]
+    routers += [health.router, model.build(protected), metrics.router]
     for router in routers:
         app.include_router(router)
     app.openapi = lambda: openapi(app, request_model)  # type: ignore[method-assign]

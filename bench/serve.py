@@ -85,7 +85,8 @@ def start(kind: str, port: int, model_dir: Path, log: Path) -> subprocess.Popen[
     else:
         command = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_conf"]
         command.append("serve:bare_app()")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=-2)
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=-2)
     wait_ready(f"http://127.0.0.1:{port}/ready", process)
     return process
 

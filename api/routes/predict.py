@@ -54,8 +54,7 @@ def answer(model: Loaded, metrics: Metrics, rows: list[tuple[Any, ...]]) -> dict
     result = out.proba if out.proba is not None else out.values
     if result is None or not np.isfinite(result).all():
         bad = sorted({int(i) for i in np.argwhere(~np.isfinite(np.asarray(result)))[:, 0]})
-        where = ", ".join(f"records[{i}]" for i in bad[:10])
-        raise OutputNotFinite(f"{where}: model output is not finite (feature values out of range)")
+        raise OutputNotFinite(bad)
     metrics.inputs(rows)
     predictions: list[dict[str, Any]]
     if out.proba is not None:
@@ -98,6 +97,11 @@ def build(request_model: type[BaseModel], protected: bool) -> APIRouter:
         response_model=PredictResponse,
         dependencies=[ApiKey] if protected else [],
         responses={
+            **(
+                {401: {"model": Error, "description": "Missing or wrong X-API-Key"}}
+                if protected
+                else {}
+            ),
             400: {"model": Error, "description": "Malformed JSON"},
             401: {
                 "model": Error,
