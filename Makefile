@@ -84,3 +84,18 @@ report: install ## MR report (metrics/params diff, plots as PNG, gate) → repor
 	python -m mlops_template.report $(if $(TARGET_REF),--target-ref $(TARGET_REF)) --out report/report.md
 
 .PHONY: report
+
+# --- Monitoring and container (docker/, monitoring/; docs/monitoring.md) ---
+COMPOSE ?= docker compose
+
+stack: ## The API, Prometheus, Alertmanager and Grafana with docker compose (needs `make train` first)
+	@test -f model/model_card.json || { echo "no model yet: run 'make train' first" >&2; exit 1; }
+	$(COMPOSE) -f docker/docker-compose.yml up --build
+
+image: install ## Build the API image without Docker: podman + local Debian base (docker/build-local.sh)
+	PYTHON=$(abspath $(BIN))/python docker/build-local.sh
+
+bench-container: install ## Image size, start-to-ready, RSS per worker (podman; run `make image` first)
+	python bench/container.py
+
+.PHONY: stack image bench-container
