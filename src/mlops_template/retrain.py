@@ -16,6 +16,7 @@ import base64
 import importlib.util
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from mlops_template.ct.payload import PayloadError, Reason, load
 
 log = logging.getLogger(__name__)
 
+IMAGE = re.compile(r"!\[(?P<title>[^\]]*)\]\((?:\./)?(?P<path>[^)\s]+)\)")
 TRACKED = ["dvc.lock", "params.yaml", "reports"]  # what a retrain changes besides imports
 
 
@@ -136,10 +138,21 @@ def drift_markdown(result: Comparison) -> str:
     return drift_report.to_markdown(report)
 
 
-def report_markdown(out_dir: Path) -> str:
+def _image(match: re.Match[str], out_dir: Path, gitlab: GitLab | None) -> str:
+    """Markdown for one report plot: uploaded to GitLab, or a pointer to the artifacts."""
+    image = out_dir / match["path"]
+    if gitlab is not None and image.is_file():
+        try:
+            return gitlab.upload(image.name, image.read_bytes())
+        except GitLabError as exc:
+            log.warning("upload of %s failed (%s); the plot stays in the artifacts", image, exc)
+    return f"_(plot {match['title']}: in the job's artifacts, `{out_dir}/`)_"
+
+
+def report_markdown(out_dir: Path, gitlab: GitLab | None) -> str:
     """The CI report (`python -m mlops_template.report`, metrics and params diff against the
-    commit being retrained) if that module exists. Its PNG plots stay in `out_dir` (a job
-    artifact); the description links to the artifacts instead of embedding them."""
+    commit being retrained) if that module exists. Its PNG plots are uploaded to the project
+    (GitLab's uploads) when `gitlab` is given; otherwise they stay in `out_dir`, an artifact."""
     if importlib.util.find_spec("mlops_template.report") is None:
         return ""
     md = out_dir / "report.md"
@@ -150,11 +163,13 @@ def report_markdown(out_dir: Path) -> str:
     if done.returncode != 0 or not md.is_file():
         log.warning("mlops_template.report failed; the MR carries the summary above only")
         return ""
-    lines = md.read_text().splitlines()
-    note = "_(plot {}: in the retrain job's artifacts, `" + str(out_dir) + "/`)_"
-    return "\n".join(
-        note.format(line[2:].split("]")[0]) if line.startswith("![") else line for line in lines
-    )
+    lines = []
+    for line in md.read_text().splitlines():
+        match = IMAGE.fullmatch(line.strip())
+        if match:
+            line = _image(match, out_dir, gitlab)
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def publish(settings: Settings, gitlab: GitLab, files: list[str], title: str, text: str) -> str:
@@ -212,7 +227,9 @@ def retrain(settings: Settings, reason: Reason, workdir: Path) -> str:
         data_note=data_note,
         changed=changed,
         drift_md=drift_markdown(result),
-        report_md=report_markdown(settings.report_dir),
+        report_md=report_markdown(
+            settings.report_dir, gitlab if settings.push and passed else None
+        ),
         pipeline_url=settings.pipeline_url,
     )
     io.write_bytes(settings.output, text.encode())

@@ -26,6 +26,13 @@ from monitoring_stack import (  # noqa: E402,F401  (fixtures are registered by i
 from standin import StandIn, serve  # noqa: E402
 
 
+@pytest.fixture(scope="session")
+def ct_dvc_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One DVC cache for every throw-away project of these tests (its run-cache saves a
+    second training of the same data)."""
+    return tmp_path_factory.mktemp("ct-dvc-cache")
+
+
 @pytest.fixture
 def gitlab_standin() -> Iterator[StandIn]:
     """A recording stand-in for GitLab's API on a free 127.0.0.1 port; stopped after the test."""

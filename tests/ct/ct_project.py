@@ -79,8 +79,10 @@ def tracked_files() -> list[str]:
     return [n for n in listed if n and (ROOT / n).is_file()]
 
 
-def make_project(base: Path) -> Project:
-    """Build the project (about one `dvc repro`); see the module docstring."""
+def make_project(base: Path, cache: Path | None = None) -> Project:
+    """Build the project (about one `dvc repro`); see the module docstring. With `cache`
+    (a DVC cache shared by the tests, set in the git-ignored .dvc/config.local), a second
+    project's `dvc repro` restores the stages from DVC's run-cache instead of training again."""
     seed, origin, work = base / "seed", base / "origin.git", base / "work"
     upstream, store = base / "upstream" / "data.csv", base / "dvc-store"
     upstream.parent.mkdir(parents=True)
@@ -91,6 +93,8 @@ def make_project(base: Path) -> Project:
         (seed / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, seed / name)
     sh("git", "init", "-q", "-b", "main", cwd=seed)
+    if cache is not None:
+        sh("dvc", "cache", "dir", "--local", cache, cwd=seed)
     sh("dvc", "remote", "add", "-f", "-d", "local", store, cwd=seed)
     (seed / "data").mkdir()
     sh("dvc", "import-url", upstream, "data/source.csv", cwd=seed)
@@ -107,6 +111,8 @@ def make_project(base: Path) -> Project:
     sh("dvc", "push", cwd=seed)
     sh("git", "clone", "-q", "--bare", seed, origin, cwd=base)
     sh("git", "clone", "-q", origin, work, cwd=base)
+    if cache is not None:
+        sh("dvc", "cache", "dir", "--local", cache, cwd=work)
     sh("dvc", "pull", cwd=work)
     return Project(work, origin, upstream, store)
 

@@ -53,6 +53,9 @@ class StandIn:
     def triggers(self) -> list[Recorded]:
         return self.matching("POST", r"/trigger/pipeline$")
 
+    def uploads(self) -> list[Recorded]:
+        return self.matching("POST", r"/uploads$")
+
     def merge_requests(self) -> list[Recorded]:
         return self.matching("POST", r"/merge_requests$")
 
@@ -96,6 +99,18 @@ def _handler(state: StandIn) -> type[BaseHTTPRequestHandler]:
             if rec.path.endswith("/merge_requests"):
                 iid = len(state.merge_requests())
                 self._answer(201, {"iid": iid, "web_url": f"{state.url}/-/merge_requests/{iid}"})
+            elif rec.path.endswith("/uploads"):
+                found = re.search(rb'filename="([^"]+)"', rec.body)
+                name = found.group(1).decode() if found else "file"
+                secret = f"{len(state.uploads()):032x}"
+                self._answer(
+                    201,
+                    {
+                        "alt": name,
+                        "url": f"/uploads/{secret}/{name}",
+                        "markdown": f"![{name}](/uploads/{secret}/{name})",
+                    },
+                )
             elif rec.path.endswith("/trigger/pipeline"):
                 self._answer(201, {"id": 1000 + len(state.triggers()), "status": "created"})
             else:
@@ -113,7 +128,9 @@ def serve() -> Iterator[StandIn]:
     state = StandIn()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield state

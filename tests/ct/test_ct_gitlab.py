@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,17 @@ def test_create_merge_request_posts_json(gitlab_standin: StandIn) -> None:
     }
 
 
+def test_upload_sends_the_file_as_multipart_and_returns_markdown(gitlab_standin: StandIn) -> None:
+    client = GitLab(gitlab_standin.api_url, "42", "t")
+    png = b"\x89PNG\r\n\x1a\n fake image bytes"
+    markdown = client.upload("roc.png", png)
+    assert markdown.startswith("![roc.png](/uploads/") and markdown.endswith("/roc.png)")
+    (req,) = gitlab_standin.uploads()
+    assert req.path == "/api/v4/projects/42/uploads"
+    assert req.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert b'name="file"; filename="roc.png"' in req.body and png in req.body
+
+
 def test_http_errors_name_the_call_but_not_the_token(gitlab_standin: StandIn) -> None:
     client = GitLab(gitlab_standin.api_url, "42", "glpat-secret")
     with pytest.raises(GitLabError, match="HTTP 404") as info:
@@ -58,8 +70,13 @@ def test_http_errors_name_the_call_but_not_the_token(gitlab_standin: StandIn) ->
 
 
 def test_unreachable_gitlab_is_a_gitlab_error() -> None:
-    with pytest.raises(GitLabError, match="POST http://127.0.0.1:9/"):
-        GitLab("http://127.0.0.1:9/api/v4", "1", "t").create_merge_request("a", "b", "c", "d", "e")
+    with socket.socket() as s:  # a free port that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(GitLabError, match=f"POST http://127.0.0.1:{port}/"):
+        GitLab(f"http://127.0.0.1:{port}/api/v4", "1", "t").create_merge_request(
+            "a", "b", "c", "d", "e"
+        )
 
 
 def test_an_open_retrain_mr_or_an_older_running_retrain_stops_a_second_one(

@@ -21,8 +21,8 @@ TOKEN = "glpat-ct-test-token"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(tmp_path_factory.mktemp("ct-project"))
+def project(tmp_path_factory: pytest.TempPathFactory, ct_dvc_cache: Path) -> Project:
+    return make_project(tmp_path_factory.mktemp("ct-project"), ct_dvc_cache)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,10 @@ def test_retrain_opens_one_mr_only_when_data_changed(
     assert "Quality gate: `PASS" in text
     assert "`dvc update data/source.csv.dvc`" in text
     assert "| mean_radius |" in text and "DRIFT |" in text  # refreshed data vs prod reference
+    # The report's plots are uploaded to the project and shown inline, not left as local paths.
+    uploads = [u.body for u in standin.uploads()]
+    assert uploads and all(b"\x89PNG" in body for body in uploads)
+    assert text.count("](/uploads/") == len(uploads) and "](./" not in text
 
     # The branch is on the "GitLab" remote with the new data and lock; the objects in DVC.
     branch = body["source_branch"]

@@ -12,6 +12,7 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,15 +30,24 @@ class GitLab:
     project_id: str  # numeric id or URL-encoded path
     token: str
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        raw: tuple[bytes, str] | None = None,
+    ) -> Any:
+        """`raw`: (body bytes, content type) for non-JSON bodies such as file uploads."""
         project = urllib.parse.quote(self.project_id, safe="")
         url = f"{self.api_url.rstrip('/')}/projects/{project}{path}"
-        data = json.dumps(body).encode() if body is not None else None
+        data, content_type = raw if raw is not None else (None, "")
+        if body is not None:
+            data, content_type = json.dumps(body).encode(), "application/json"
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("PRIVATE-TOKEN", self.token)
         request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        if content_type:
+            request.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
                 text = response.read().decode()
@@ -58,6 +68,20 @@ class GitLab:
         """Pipelines of `source` (trigger, schedule) that are running now."""
         query = urllib.parse.urlencode({"status": "running", "source": source, "per_page": 100})
         return list(self._request("GET", f"/pipelines?{query}") or [])
+
+    def upload(self, name: str, content: bytes) -> str:
+        """Store a file in the project's uploads (GitLab itself, no third-party host); return
+        the Markdown that shows it, e.g. `![roc.png](/uploads/<secret>/roc.png)`."""
+        boundary = "----retrain-" + uuid.uuid4().hex
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        )
+        data = head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        result = self._request(
+            "POST", "/uploads", raw=(data, f"multipart/form-data; boundary={boundary}")
+        )
+        return str(result["markdown"])
 
     def create_merge_request(
         self, source_branch: str, target_branch: str, title: str, description: str, label: str
