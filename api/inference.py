@@ -116,6 +116,7 @@ class FastPath:
             else:
                 raise Unsupported(f"unknown transformer {name!r}")
         self.width = width
+        self.all_numeric = self.num_idx == list(range(len(features)))
         self.dtype: Any = np.float64
         self.output = ""
         self.session: Any = None
@@ -172,7 +173,10 @@ class FastPath:
         out = np.zeros((len(rows), self.width), dtype=float)
         if self.num_idx:
             idx = self.num_idx
-            x = np.array([[r[i] for i in idx] for r in rows], dtype=float)  # None -> NaN
+            if self.all_numeric:  # one C-level conversion instead of a Python loop per row
+                x = np.array(rows, dtype=float)  # None -> NaN
+            else:
+                x = np.array([[r[i] for i in idx] for r in rows], dtype=float)
             x = np.where(np.isnan(x), self.medians, x)
             out[:, : len(idx)] = (x - self.mean) / self.scale
         for lookup, i in zip(self.lookups, self.cat_idx):

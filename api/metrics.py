@@ -98,6 +98,12 @@ class Metrics:
         self.prediction_reference = _gauge(names.PREDICTION_REFERENCE, r, "mostrecent")
         self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._features: list[_FeatureBins] = []
+        self._numeric: list[_FeatureBins] = []
+        self._categorical: list[_FeatureBins] = []
+        self._all_numeric = False
+        self._edges = np.zeros((0, 0))
+        self._offsets = np.zeros(0, dtype=int)
+        self._numeric_bins: list[Any] = []
         self._classes: list[Any] = []
         self._prediction_bins: list[Any] = []
         self._prediction_edges: list[float] = []
@@ -136,6 +142,18 @@ class Metrics:
                     unknown=self.unknown.labels(feature.name),
                 )
             )
+        self._numeric = [f for f in self._features if f.numeric]
+        self._categorical = [f for f in self._features if not f.numeric]
+        positions = [f.position for f in self._numeric]
+        self._all_numeric = positions == list(range(len(card.features)))
+        width = max((len(f.edges) for f in self._numeric), default=0)
+        # Edges padded with +inf (never below a value); flat bin id = offset + index.
+        self._edges = np.full((len(self._numeric), width), np.inf)
+        for j, f in enumerate(self._numeric):
+            self._edges[j, : len(f.edges)] = f.edges
+        sizes = [len(f.bins) for f in self._numeric]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+        self._numeric_bins = [child for f in self._numeric for child in f.bins]
         prediction = card.reference.get("prediction", {})
         for b, share in enumerate(prediction.get("proportions", [])):
             self.prediction_reference.labels(str(b)).set(share)
@@ -186,23 +204,39 @@ class Metrics:
             if len(rows) == 1:
                 self._inputs_one(rows[0])
                 return
+            self._inputs_numeric(rows)
+            if not self._categorical:
+                return
             columns = list(zip(*rows))
-            for f in self._features:
+            for f in self._categorical:
                 column = columns[f.position]
-                present = [v for v in column if v is not None]
-                if len(present) < len(column):
-                    self._add(f.missing, len(column) - len(present))
-                if not present:
-                    continue
-                if f.numeric:
-                    idx = np.searchsorted(f.edges, np.asarray(present, dtype=float), side="left")
-                else:
-                    other = len(f.lookup)
-                    idx = np.fromiter((f.lookup.get(v, other) for v in present), int, len(present))
-                    unknown = int(np.count_nonzero(idx == other))
-                    if unknown:
-                        self._add(f.unknown, unknown)
-                self._count(f.bins, idx)
+                other = len(f.lookup)
+                idx = np.fromiter(
+                    (-1 if v is None else f.lookup.get(v, other) for v in column), int, len(column)
+                )
+                for child, n in ((f.missing, idx == -1), (f.unknown, idx == other)):
+                    count = int(np.count_nonzero(n))
+                    if count:
+                        self._add(child, count)
+                self._count(f.bins, idx[idx >= 0])
+
+    def _inputs_numeric(self, rows: Sequence[Sequence[Any]]) -> None:
+        """All numeric features at once: bin = number of edges below the value (side="left")."""
+        if not self._numeric:
+            return
+        if self._all_numeric:
+            x = np.array(rows, dtype=float)  # None -> NaN
+        else:
+            x = np.array([[r[f.position] for f in self._numeric] for r in rows], dtype=float)
+        missing = np.isnan(x)
+        idx = (x[:, :, None] > self._edges[None, :, :]).sum(axis=2) + self._offsets
+        counts = np.bincount(idx[~missing], minlength=len(self._numeric_bins)).tolist()
+        for child, n in zip(self._numeric_bins, counts):
+            if n:
+                self._add(child, n)
+        for f, n in zip(self._numeric, missing.sum(axis=0).tolist()):
+            if n:
+                self._add(f.missing, n)
 
     def _inputs_one(self, row: Sequence[Any]) -> None:
         pending = self._pending
@@ -225,18 +259,23 @@ class Metrics:
             if n:
                 self._add(children[b], n)
 
-    def classified(self, best: np.ndarray, confidence: np.ndarray, seconds: float) -> None:
-        """Predicted class indices (into card.classes) and their probabilities."""
+    def classified(
+        self, best: np.ndarray, confidence: np.ndarray, seconds: float, calls: int = 1
+    ) -> None:
+        """Predicted class indices (into card.classes) and their probabilities.
+
+        `calls` requests shared one model run of `seconds`: each is observed with it.
+        """
         with self._lock:
-            self._observe(self.inference, (seconds,))
+            self._observe(self.inference, (seconds,) * calls)
             self._count(self._classes, best)
             if self._prediction_bins:
                 self._count(self._prediction_bins, best)
             self._observe(self.confidence, confidence.tolist())
 
-    def regressed(self, values: np.ndarray, seconds: float) -> None:
+    def regressed(self, values: np.ndarray, seconds: float, calls: int = 1) -> None:
         with self._lock:
-            self._observe(self.inference, (seconds,))
+            self._observe(self.inference, (seconds,) * calls)
             self._add(self._value, len(values))
             if self._prediction_bins:
                 idx = np.searchsorted(self._prediction_edges, values, side="left")

@@ -21,7 +21,6 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="When set, /predict and /model need it")
     max_batch: int = Field(256, ge=1, description="Most records in one /predict call")
     max_body_bytes: int = Field(1_048_576, ge=1, description="Larger request bodies get 413")
-    threads: int = Field(2, ge=1, description="Worker threads per process for /predict")
     use_onnx: bool = Field(True, description="False forces the sklearn pipeline (slow path)")
     graceful_timeout: int = Field(30, ge=1, description="Seconds in-flight requests get on SIGTERM")
     timeout: int = Field(60, ge=1, description="gunicorn worker timeout in seconds")

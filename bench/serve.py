@@ -1,10 +1,11 @@
 """Serving benchmark: the real server against a bare validating endpoint, in one run.
 
-Starts, one worker each and one after the other:
+Starts, one worker each, side by side:
   * bare — a FastAPI endpoint that validates the same request body (the schema built from
     the model card) and returns a constant: the framework's ceiling on this machine;
   * api  — `python -m api` with WORKERS=1: validation, inference, all metrics on.
-and loads each with wrk (single record, 32 connections), then the api with batches of 256.
+and loads them with wrk in alternating runs (single record, 32 connections; median of
+--rounds runs each), then the api with batches of 256 records.
 Prints a markdown table (req/s, p50, p99, ratio; rows/s for the batch).
 
     python bench/serve.py [--duration 10] [--connections 32] [--model-dir model]
@@ -19,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -129,24 +131,37 @@ def wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> 
     }
 
 
-def measure(kind: str, model_dir: Path, bodies: dict[str, str], args: Any, tmp: Path) -> Any:
-    port = free_port()
-    process = start(kind, port, model_dir, tmp / f"{kind}.log")
-    url = f"http://127.0.0.1:{port}/predict"
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
+    """Both servers up at once; wrk runs alternate bare/api so load drift hits both alike."""
+    ports = {"bare": free_port(), "api": free_port()}
+    servers = {k: start(k, port, args.model_dir, tmp / f"{k}.log") for k, port in ports.items()}
+    urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
+    runs: dict[str, list[dict[str, float]]] = {"bare": [], "api": [], "batch": []}
     try:
-        wrk(url, bodies["one"], args.connections, 2, tmp)  # warm-up
-        results = {"one": wrk(url, bodies["one"], args.connections, args.duration, tmp)}
-        if kind == "api":
-            results["batch"] = wrk(url, bodies["batch"], 8, args.duration, tmp)
-        return results
+        for kind in servers:  # warm-up
+            wrk(urls[kind], bodies["one"], args.connections, 2, tmp)
+        for _ in range(args.rounds):
+            for kind in ("bare", "api"):
+                runs[kind].append(
+                    wrk(urls[kind], bodies["one"], args.connections, args.duration, tmp)
+                )
+        for _ in range(args.rounds):
+            runs["batch"].append(wrk(urls["api"], bodies["batch"], 8, args.duration, tmp))
     finally:
-        stop(process)
+        for process in servers.values():
+            stop(process)
+    return {k: {m: median(v, m) for m in ("rps", "p50", "p99", "errors")} for k, v in runs.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per server")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -160,13 +175,12 @@ def main() -> None:
         "batch": json.dumps({"records": [record] * 256}),
     }
     with tempfile.TemporaryDirectory() as tmp:
-        bare = measure("bare", args.model_dir, bodies, args, Path(tmp))["one"]
-        api = measure("api", args.model_dir, bodies, args, Path(tmp))
-    one, batch = api["one"], api["batch"]
+        result = main_runs(args, bodies, Path(tmp))
+    bare, one, batch = result["bare"], result["api"], result["batch"]
     c = args.connections
     lines = [
-        f"| endpoint (1 worker, wrk -t1 -c{c}, {args.duration} s) | req/s | p50 ms | p99 ms "
-        "| vs bare | non-2xx |",
+        f"| 1 worker each; wrk -t1 -c{c}; median of {args.rounds} alternating {args.duration} s "
+        "runs | req/s | p50 ms | p99 ms | vs bare | non-2xx |",
         "|---|---:|---:|---:|---:|---:|",
         f"| bare validating endpoint, 1 record | {bare['rps']:.0f} | {bare['p50']:.2f} "
         f"| {bare['p99']:.2f} | 100 % | {bare['errors']:.0f} |",

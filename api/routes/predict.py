@@ -1,11 +1,10 @@
 """POST /predict: one record or a batch, validated and answered off the event loop.
 
 The raw body is parsed and validated by pydantic's Rust JSON parser (`model_validate_json`,
-about twice as fast as `json.loads` + validation) inside a worker thread together with the
-inference, so neither a big batch nor the model ever blocks the event loop. A small
-CapacityLimiter keeps the number of such threads near the core count: dozens of threads
-contending for the GIL make the event loop wait and wreck tail latency. The request schema
-is documented in OpenAPI by `api.main` (`openapi_extra` below points at it).
+about twice as fast as `json.loads` + validation) in the model thread together with the
+inference (see `api.batcher`), so neither a big batch nor the model ever blocks the event
+loop. The request schema is documented in OpenAPI by `api.main` (`openapi_extra` below
+points at it).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -45,42 +43,76 @@ except ImportError:  # pragma: no cover
     pass
 
 
-def answer(model: Loaded, metrics: Metrics, rows: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """Run the model on `rows` (values in card feature order), count it, shape the answer."""
-    card = model.card
-    started = time.perf_counter()
-    out = model.backend.run(rows)
-    seconds = time.perf_counter() - started
-    result = out.proba if out.proba is not None else out.values
-    if result is None or not np.isfinite(result).all():
-        bad = sorted({int(i) for i in np.argwhere(~np.isfinite(np.asarray(result)))[:, 0]})
-        raise OutputNotFinite(bad)
-    metrics.inputs(rows)
-    predictions: list[dict[str, Any]]
-    if out.proba is not None:
-        best = out.proba.argmax(axis=1)
-        metrics.classified(best, out.proba[np.arange(len(best)), best], seconds)
-        classes = card.classes
-        predictions = [
-            {"prediction": classes[b], "probabilities": dict(zip(classes, p))}
-            for b, p in zip(best.tolist(), out.proba.tolist())
-        ]
-    else:
-        assert out.values is not None
-        metrics.regressed(out.values, seconds)
-        predictions = [{"prediction": v} for v in out.values.tolist()]
-    return {"model_version": card.version, "predictions": predictions}
-
-
-def handle(body: bytes, request_model: type[BaseModel], model: Loaded, metrics: Metrics) -> bytes:
-    """Validate `body`, predict, serialise (runs in a worker thread)."""
+def parse(body: bytes, request_model: type[BaseModel]) -> list[tuple[Any, ...]]:
+    """Validated records of one request, as value tuples in card feature order."""
     try:
         parsed = request_model.model_validate_json(body)
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
         raise RequestValidationError(errors) from None
-    rows = [tuple(r.__dict__.values()) for r in parsed.records]  # type: ignore[attr-defined]
-    return dumps(answer(model, metrics, rows))
+    return [tuple(r.__dict__.values()) for r in parsed.records]  # type: ignore[attr-defined]
+
+
+def handle_many(
+    bodies: list[bytes], request_model: type[BaseModel], model: Loaded, metrics: Metrics
+) -> list[bytes | Exception]:
+    """Answer several requests with one model run (runs in the model thread)."""
+    results: list[bytes | Exception] = []
+    parts: list[tuple[int, list[tuple[Any, ...]]]] = []  # (result index, rows) of valid bodies
+    for body in bodies:
+        try:
+            parts.append((len(results), parse(body, request_model)))
+            results.append(b"")
+        except RequestValidationError as exc:
+            results.append(exc)
+    if not parts:
+        return results
+    rows = [row for _, part in parts for row in part]
+    started = time.perf_counter()
+    out = model.backend.run(rows)
+    seconds = time.perf_counter() - started
+    result = out.proba if out.proba is not None else out.values
+    assert result is not None
+    finite = np.isfinite(result) if result.ndim == 1 else np.isfinite(result).all(axis=1)
+    good_rows: list[tuple[Any, ...]] = []
+    good: list[np.ndarray] = []
+    offset = 0
+    for index, part in parts:
+        span = slice(offset, offset + len(part))
+        offset += len(part)
+        if not finite[span].all():
+            results[index] = OutputNotFinite([int(i) for i in np.flatnonzero(~finite[span])])
+            continue
+        good_rows.extend(part)
+        good.append(np.arange(span.start, span.stop))
+        results[index] = dumps(shape(model, result[span], out.proba is not None))
+    if good_rows:
+        take = np.concatenate(good)
+        metrics.inputs(good_rows)
+        calls = len(good)
+        if out.proba is not None:
+            proba = out.proba[take]
+            best = proba.argmax(axis=1)
+            metrics.classified(best, proba[np.arange(len(best)), best], seconds, calls)
+        else:
+            assert out.values is not None
+            metrics.regressed(out.values[take], seconds, calls)
+    return results
+
+
+def shape(model: Loaded, result: np.ndarray, classification: bool) -> dict[str, Any]:
+    """The answer of one request: its rows of probabilities (or values)."""
+    card = model.card
+    predictions: list[dict[str, Any]]
+    if classification:
+        classes = card.classes
+        predictions = [
+            {"prediction": classes[b], "probabilities": dict(zip(classes, p))}
+            for b, p in zip(result.argmax(axis=1).tolist(), result.tolist())
+        ]
+    else:
+        predictions = [{"prediction": v} for v in result.tolist()]
+    return {"model_version": card.version, "predictions": predictions}
 
 
 def build(request_model: type[BaseModel], protected: bool) -> APIRouter:
@@ -127,12 +159,9 @@ def build(request_model: type[BaseModel], protected: bool) -> APIRouter:
         summary="Predict one record or a batch",
     )
     async def predict(request: Request) -> Response:
-        state = request.app.state
-        model = deps.model(request)
+        deps.model(request)  # 503 with the reason when no model is loaded
         body = await request.body()
-        content = await anyio.to_thread.run_sync(
-            handle, body, request_model, model, state.metrics, limiter=state.limiter
-        )
+        content = await request.app.state.batcher.submit(body)
         return Response(content, media_type="application/json")
 
     return router

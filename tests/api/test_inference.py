@@ -146,3 +146,37 @@ def test_multiclass_bundle(client_for: ClientFn, multiclass_dir: Path) -> None:
     [prediction] = client.post("/predict", json={"records": [row]}).json()["predictions"]
     assert set(prediction["probabilities"]) == set(card.classes)
     assert sum(prediction["probabilities"].values()) == pytest.approx(1.0)
+
+
+def test_bins_match_drift_counts_one_by_one_and_batched(
+    client_for: ClientFn, mixed_dir: Path
+) -> None:
+    """Live counters agree with `drift.counts` (the offline reference), via both code paths."""
+    from mlops_template import drift
+
+    card = read_card(mixed_dir)
+    frame = pd.read_parquet(mixed_dir.parent / "data" / "processed" / "test.parquet")
+    names = [f.name for f in card.features]
+    records = [
+        {k: (None if pd.isna(v) else (bool(v) if k == "flag" else v)) for k, v in zip(names, row)}
+        for row in frame[names].itertuples(index=False)
+    ]
+    records[0]["color"] = "never-seen"
+    single, batched = client_for(mixed_dir), client_for(mixed_dir)
+    for record in records:
+        assert single.post("/predict", json={"records": [record]}).status_code == 200
+    assert batched.post("/predict", json={"records": records}).status_code == 200
+    expected_frame = pd.DataFrame(records)
+    for client in (single, batched):
+        samples = scrape(client)
+        for name in names:
+            ref = card.reference["features"][name]
+            expected = drift.counts(expected_frame[name], ref)
+            got = [
+                value(samples, "model_feature_bin_total", feature=name, bin=str(b))
+                for b in range(len(expected))
+            ]
+            assert got == expected.tolist(), name
+            missing = int(expected_frame[name].isna().sum())
+            assert value(samples, "model_missing_values_total", feature=name) == missing
+        assert value(samples, "model_unknown_categories_total", feature="color") == 1
