@@ -13,8 +13,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ -n "${CI_REUSE_VENV:-}" ]; then
   # No .venv link in the build folder: the GitLab cache would copy the whole venv.
   venv="$CI_REUSE_VENV"
-  # The reused venv's editable install points at its own checkout: put this one first.
-  export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}"
   # Don't let make reinstall into a venv this job doesn't own: a fresh stamp of our own.
   touch "$PWD/.ci-venv-reused"
   export MAKEFLAGS="VENV=$venv INSTALL_STAMP=$PWD/.ci-venv-reused${MAKEFLAGS:+ $MAKEFLAGS}"
@@ -35,4 +33,7 @@ else
   venv="$PWD/.venv"
 fi
 export PATH="$venv/bin:$PATH"
+# The editable install may point at another checkout (a reused venv, or a cached one made in
+# another build folder, where make saw nothing to reinstall): this job's code comes first.
+export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 python --version

@@ -90,6 +90,16 @@ def commit_all(repo: Path, message: str) -> None:
     sh("git", "commit", "-q", "-m", message, cwd=repo)
 
 
+def main_learning_rate() -> float:
+    """train.learning_rate in this checkout's params.yaml (what `main` holds in the temp repos)."""
+    return float(yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["learning_rate"])
+
+
+def feature_params() -> dict[str, dict[str, Any]]:
+    """A one-param merge request: double the learning rate (whatever this checkout holds)."""
+    return {"train": {"learning_rate": main_learning_rate() * 2}}
+
+
 def make_mr_repo(base: Path, feature_params: dict[str, dict[str, Any]]) -> Path:
     """origin.git with `main` = this checkout, and a clone on branch `feature` whose commit
     changes params.yaml like a merge request would. Returns the clone."""

@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ci_helpers import VENV, commit_all, make_mr_repo, require_tool, set_params, venv_path
+from ci_helpers import (
+    VENV,
+    commit_all,
+    feature_params,
+    make_mr_repo,
+    require_tool,
+    set_params,
+    venv_path,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 
@@ -82,7 +90,7 @@ def gitlab_ci_local(repo: Path, *args: str) -> Run:
 
 @pytest.fixture(scope="module")
 def mr_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    repo = make_mr_repo(tmp_path_factory.mktemp("gcl"), {"train": {"learning_rate": 0.02}})
+    repo = make_mr_repo(tmp_path_factory.mktemp("gcl"), feature_params())
     return gitlab_ci_local(repo)
 
 
@@ -100,7 +108,8 @@ def test_train_artifacts_reach_the_gate_and_the_report(mr_run: Run) -> None:
     metrics = json.loads(mr_run.artifact("train", "reports/metrics.json").read_text())
     assert mr_run.artifact("train", "model/model.skops").stat().st_size > 0
     card = json.loads(mr_run.artifact("train", "model/model_card.json").read_text())
-    assert card["params"]["train"]["learning_rate"] == 0.02  # the MR's params, trained for real
+    # The MR's params, trained for real:
+    assert card["params"]["train"] == {**card["params"]["train"], **feature_params()["train"]}
     assert re.search(rf"gate\s+> PASS: f1 = {metrics['f1']:.4f} .*baseline", mr_run.output)
 
     report_dir = mr_run.artifact("report", "report")

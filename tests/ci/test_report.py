@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ci_helpers import make_mr_repo, set_params, sh
+from ci_helpers import feature_params, main_learning_rate, make_mr_repo, set_params, sh
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -34,7 +34,7 @@ def images(report: str, folder: Path) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def mr_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = make_mr_repo(tmp_path_factory.mktemp("mr"), {"train": {"learning_rate": 0.02}})
+    repo = make_mr_repo(tmp_path_factory.mktemp("mr"), feature_params())
     sh(sys.executable, "-m", "dvc", "repro", "-q", cwd=repo, timeout=600)
     return repo
 
@@ -45,7 +45,8 @@ def test_report_compares_branch_with_target(mr_repo: Path) -> None:
     assert re.search(r"\|\s*Path\s*\|\s*Metric\s*\|\s*origin/main\s*\|\s*workspace\s*\|", metrics)
     assert re.search(r"\|\s*reports/metrics\.json\s*\|\s*f1\s*\|", metrics)
     params = report.split("## Params changed")[1].split("##")[0]
-    assert re.search(r"train\.learning_rate\s*\|\s*0\.01\s*\|\s*0\.02", params)
+    old, new = main_learning_rate(), feature_params()["train"]["learning_rate"]
+    assert re.search(rf"train\.learning_rate\s*\|\s*{old:g}\s*\|\s*{new:g}\s*\|", params)
     assert re.search(r"## Quality gate\n\n(✅ PASS|❌ FAIL): f1 = [0-9.]+ .*baseline", report)
     epochs = report.split("## Training per epoch")[1].split("##")[0]
     assert len(re.findall(r"^\| \d+ \|", epochs, flags=re.MULTILINE)) == 20
@@ -64,7 +65,7 @@ def test_report_without_target_and_with_a_failed_gate(mr_repo: Path) -> None:
         (mr_repo / "params.yaml").write_text(params)
     assert "vs `" not in report.splitlines()[0]
     assert re.search(r"## Metrics\n\n\|\s*Path\s*\|\s*accuracy", report)
-    assert "| train.learning_rate | 0.02 |" in report
+    assert f"| train.learning_rate | {feature_params()['train']['learning_rate']:g} |" in report
     assert "❌ FAIL: f1 =" in report and "0.9999" in report
     assert "Confusion matrix" in images(report, mr_repo / "report")
 
