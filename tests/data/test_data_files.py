@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TrainFn, default_params
+from pipeline_helpers import TrainFn, default_params
 
 FILES = Path(__file__).parent / "files"
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TrainFn, default_params, run_stages
+from pipeline_helpers import TrainFn, default_params, run_stages
 from mlops_template import bundle, schema
 
 
