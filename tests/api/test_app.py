@@ -61,6 +61,12 @@ def test_openapi_example_works_as_is(client: TestClient, model_dir: Path) -> Non
     assert set(prediction["probabilities"]) == set(card["classes"])
 
 
+def test_docs_page(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert "/predict" in client.get("/openapi.json").json()["paths"]
+
+
 def test_batch_up_to_max(client_for: ClientFn, model_dir: Path) -> None:
     client = client_for(model_dir, max_batch=5)
     row = record(model_dir)
