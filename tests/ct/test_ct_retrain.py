@@ -31,7 +31,9 @@ def standin() -> Iterator[StandIn]:
         yield state
 
 
-def retrain(project: Project, standin: StandIn, payload: Path) -> subprocess.CompletedProcess[str]:
+def retrain(
+    project: Project, standin: StandIn, payload: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
     variables = {
         "CI": "true",
         "CI_PIPELINE_SOURCE": "trigger",
@@ -42,6 +44,7 @@ def retrain(project: Project, standin: StandIn, payload: Path) -> subprocess.Com
         "CI_DEFAULT_BRANCH": "main",
         "GITLAB_TOKEN": TOKEN,
         "RETRAIN_PUSH_URL": str(project.origin),
+        **extra,
     }
     return subprocess.run(
         [sys.executable, "-m", "mlops_template.retrain"],
@@ -66,8 +69,17 @@ def test_retrain_opens_one_mr_only_when_data_changed(
     assert "no change: data and model are as committed" in done.stdout
     assert standin.merge_requests() == []
 
-    # 2. New upstream rows: dvc update → new data → new model → branch, push, merge request.
+    # 2. New upstream rows. A dry run (what `make retrain` does locally) retrains and writes
+    # the description, but pushes nothing and opens no MR.
     project.drift_upstream()
+    done = retrain(project, standin, payload, RETRAIN_PUSH="0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dry run (RETRAIN_PUSH=0): would open 'Retrain model (drift in" in done.stdout
+    assert "Drifted: `worst_area`" in (project.work / "retrain.md").read_text()
+    assert standin.merge_requests() == [] and standin.uploads() == []
+    assert "retrain/" not in sh("git", "branch", "--all", cwd=project.work)
+
+    # 3. The real run: dvc update → new data → new model → branch, push, merge request.
     done = retrain(project, standin, payload)
     assert done.returncode == 0, done.stdout + done.stderr
     assert TOKEN not in done.stdout + done.stderr
@@ -95,7 +107,7 @@ def test_retrain_opens_one_mr_only_when_data_changed(
     assert {"dvc.lock", "data/source.csv.dvc", "reports/metrics.json"} <= set(files)
     assert "Use `dvc push`" not in sh("dvc", "status", "--cloud", cwd=project.work)
 
-    # 3. That MR is open now: the next trigger stops before doing any work.
+    # 4. That MR is open now: the next trigger stops before doing any work.
     standin.open_mrs = [{"iid": 1, "labels": ["retrain"]}]
     done = retrain(project, standin, payload)
     assert done.returncode == 0
