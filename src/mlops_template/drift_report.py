@@ -203,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             raise StageError(f"{args.model_dir / 'model_card.json'} not found; run `make train`")
         if not args.data.is_file():
             raise StageError(f"{args.data}: file not found")
-        frame = datasets.read(str(args.data), args.sep)
+        frame = datasets.read(str(args.data), args.sep)  # its errors name the file
+    except StageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         report = compare(frame, args.model_dir, args.threshold)
     except (StageError, bundle.ModelLoadError) as exc:
         print(f"error: {args.data}: {exc}", file=sys.stderr)
