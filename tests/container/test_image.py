@@ -95,9 +95,12 @@ def test_dockerfile_is_hadolint_clean() -> None:
 
 
 def test_image_runs_non_root_with_healthcheck_and_stop_signal(image: str) -> None:
-    config = json.loads(podman("image", "inspect", image))[0]["Config"]
+    inspected = json.loads(podman("image", "inspect", image))[0]
+    config = inspected["Config"]
     assert config["User"] == "10001"
-    assert "/ready" in " ".join(config["Healthcheck"]["Test"])
+    # podman lists the (docker-format) HEALTHCHECK next to Config, docker inside it.
+    healthcheck = inspected.get("Healthcheck") or config.get("Healthcheck")
+    assert healthcheck and "/ready" in " ".join(healthcheck["Test"])
     assert config["StopSignal"] == "SIGTERM"
     assert config["Cmd"] == ["python", "-m", "api"]
 
@@ -117,7 +120,12 @@ def test_container_serves_predictions_and_metrics_and_stops_gracefully(
             assert state == "running", logs(name)
             return http_json(f"{url}/ready", timeout=2)[0] == 200
 
-        wait_until(ready, 120, "the container's /ready")
+        try:
+            wait_until(ready, 120, "the container's /ready")
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}\n{http_json(f'{url}/ready')}\n{logs(name)[-3000:]}"
+            ) from None
         status, body = http_json(f"{url}/ready")
         assert body["ready"] is True and body["version"] == card["version"]
 
