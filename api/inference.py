@@ -255,7 +255,7 @@ def choose(
         return slow
     try:
         fast = FastPath(pipeline, features, task)
-    except (Unsupported, KeyError, AttributeError, TypeError) as exc:
+    except (Unsupported, KeyError, AttributeError, TypeError, ImportError) as exc:
         log.warning("fast path unavailable (%s); serving with the sklearn pipeline", exc)
         return slow
     rows = probe_rows(features, reference)
