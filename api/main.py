@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title=title,
         version=card.version if card else "0",
-        description="Predictions from the model bundle in MODEL_DIR. See docs/serving.md.",
+        description="Predictions from the model bundle in MODEL_DIR. See README.md#serving.",
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The build job: build docker/Dockerfile with the model bundle (model/, from the train job) baked
 # in and push it to the project's registry as :<model version> and :<commit>. Buildah, so no
-# Docker socket and no privileged runner are needed (docs/ci.md explains the choice).
+# Docker socket and no privileged runner are needed (README.md#fork-and-push explains the choice).
 set -euo pipefail
 IMAGE="${IMAGE:-$CI_REGISTRY_IMAGE}"
 VERSION="${MODEL_VERSION:?build: MODEL_VERSION comes from the register job (register.env)}"

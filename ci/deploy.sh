@@ -37,7 +37,7 @@ elif [ -n "${KUBE_DEPLOYMENT:-}" ]; then
   kubectl set image "deployment/$KUBE_DEPLOYMENT" "${KUBE_CONTAINER:-api}=$image"
   kubectl rollout status "deployment/$KUBE_DEPLOYMENT" --timeout="${DEPLOY_TIMEOUT:-300}s"
 else
-  echo "deploy: no target configured: set DEPLOY_WEBHOOK_URL or KUBE_DEPLOYMENT (docs/ci.md)" >&2
+  echo "deploy: no target configured: set DEPLOY_WEBHOOK_URL or KUBE_DEPLOYMENT (README.md#fork-and-push)" >&2
   exit 1
 fi
 printf 'DEPLOYED_IMAGE=%s\nDEPLOYED_VERSION=%s\n' "$image" "$version" > deploy.env

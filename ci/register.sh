@@ -35,7 +35,7 @@ else
     --message "Register $ARTIFACT from pipeline ${CI_PIPELINE_URL:-local} (md5 $current)"
   latest="$(gto show "$ARTIFACT@latest" --ref)"
   if [ -z "${GIT_PUSH_URL:-}" ]; then
-    : "${REPO_TOKEN:?register: set the masked CI/CD variable REPO_TOKEN to push tags (docs/ci.md)}"
+    : "${REPO_TOKEN:?register: set the masked CI/CD variable REPO_TOKEN to push tags (README.md#fork-and-push)}"
     GIT_PUSH_URL="${CI_SERVER_PROTOCOL:-https}://oauth2:${REPO_TOKEN}@${CI_SERVER_HOST}${CI_SERVER_PORT:+:$CI_SERVER_PORT}/${CI_PROJECT_PATH}.git"
   fi
   # ci.skip: a model@ tag needs no pipeline of its own (the build job below uses this one).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The train job: dvc pull (tolerant), the pipeline (`make train` = dvc repro), dvc push on the
-# default branch. Remote credentials come only from masked CI/CD variables (docs/ci.md).
+# default branch. Remote credentials come only from masked CI/CD variables (README.md#fork-and-push).
 set -euo pipefail
 DVC_TIMEOUT="${DVC_TIMEOUT:-600}"
 
@@ -9,7 +9,7 @@ if [ -n "${DVC_REMOTE:-}" ]; then
 fi
 if [ -n "${GDRIVE_CREDENTIALS_DATA:-}" ]; then
   # GitLab can only mask single-line base64-ish values: the key JSON is stored base64-encoded
-  # (docs/ci.md). dvc-gdrive reads the decoded JSON from this variable; nothing touches disk.
+  # (README.md#fork-and-push). dvc-gdrive reads the decoded JSON from this variable; nothing touches disk.
   case "$GDRIVE_CREDENTIALS_DATA" in
     "{"*) ;;
     *) GDRIVE_CREDENTIALS_DATA="$(printf '%s' "$GDRIVE_CREDENTIALS_DATA" | base64 -d)" ;;

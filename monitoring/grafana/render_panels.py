@@ -2,7 +2,7 @@
 
 Grafana itself isn't needed (nor available on every machine): each panel's PromQL is sent
 to Prometheus' query_range API and drawn as a time series (stat and table panels show the
-last value). Used for the rendering in docs/monitoring.md.
+last value). Used for the rendering in README.md#monitoring.
 
     python monitoring/grafana/render_panels.py --prometheus http://localhost:9090 \
         --minutes 15 --out docs/img/monitoring-dashboard.png
