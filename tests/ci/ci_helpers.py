@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +20,9 @@ GIT_ENV = {
 }
 
 
-def _root_conftest() -> Any:
-    """tests/conftest.py as a module of its own name (`import conftest` is ambiguous)."""
-    spec = importlib.util.spec_from_file_location(
-        "tests_ci_root_conftest", ROOT / "tests" / "conftest.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from pipeline_helpers import require_tool  # noqa: E402  (tests/ is on sys.path)
 
-
-require_tool: Callable[[str], str] = _root_conftest().require_tool
+__all__ = ["require_tool"]
 
 
 def sh(

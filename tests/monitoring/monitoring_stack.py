@@ -43,18 +43,9 @@ DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
 DRIFT_WINDOW = "15m"  # the committed window, rewritten by `rules(drift_window=...)`
 
 
-def _root_conftest() -> Any:
-    """tests/conftest.py as a module of its own name (`import conftest` is ambiguous)."""
-    spec = importlib.util.spec_from_file_location(
-        "tests_root_conftest", ROOT / "tests" / "conftest.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from pipeline_helpers import require_tool  # noqa: E402  (tests/ is on sys.path)
 
-
-require_tool: Callable[[str], str] = _root_conftest().require_tool
+__all__ = ["require_tool"]
 
 
 def venv_tool(name: str) -> str:
