@@ -88,7 +88,7 @@ def make_project(base: Path, cache: Path | None = None) -> Project:
     upstream.parent.mkdir(parents=True)
     datasets.read("breast_cancer").to_csv(upstream, index=False)
     for name in tracked_files():
-        if name.startswith(("data/", "model/model.skops")):
+        if name.startswith("model/model.skops"):
             continue
         (seed / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, seed / name)
@@ -96,7 +96,7 @@ def make_project(base: Path, cache: Path | None = None) -> Project:
     if cache is not None:
         sh("dvc", "cache", "dir", "--local", cache, cwd=seed)
     sh("dvc", "remote", "add", "-f", "-d", "local", store, cwd=seed)
-    (seed / "data").mkdir()
+    (seed / "data").mkdir(exist_ok=True)
     sh("dvc", "import-url", upstream, "data/source.csv", cwd=seed)
     params = yaml.safe_load((seed / "params.yaml").read_text())
     params["data"]["source"] = "data/source.csv"
