@@ -135,15 +135,19 @@ def test_container_serves_predictions_and_metrics_and_stops_gracefully(
         assert len(body["predictions"]) == 20
         assert {p["prediction"] for p in body["predictions"]} <= set(card["classes"])
 
-        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
-            metrics = r.read().decode()
-        assert "model_predictions_total" in metrics
-        predicted = sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in metrics.splitlines()
-            if line.startswith("model_predictions_total{")
-        )
-        assert predicted == 20
+        def predicted() -> float:
+            with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
+                metrics = r.read().decode()
+            return sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("model_predictions_total{")
+            )
+
+        # Workers write their tallies to the multiprocess files every 0.5 s (and before a
+        # scrape they serve), so a scrape served by the other worker can lag by that much.
+        wait_until(lambda: predicted() == 20, 10, "20 predictions in /metrics")
+        assert predicted() == 20
 
         assert podman("exec", name, "id", "-u") == "10001"
         # The HEALTHCHECK command itself passes inside the container.
