@@ -14,7 +14,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlops_template import bundle, config, io, paths, schema
 from mlops_template.cli import StageError, run
-from mlops_template.config import DataParams, PreprocessParams
+from mlops_template.config import PreprocessParams
 from mlops_template.schema import Feature
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,13 @@ def build_preprocessor(features: list[Feature]) -> ColumnTransformer:
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
 
-def describe(train: pd.DataFrame, data: DataParams) -> dict[str, Any]:
+def describe(train: pd.DataFrame, target: str, task: str) -> dict[str, Any]:
     """The schema document: task, target, classes and one entry per feature."""
-    task = data.task or schema.infer_task(train[data.target])
-    features = schema.infer(train.drop(columns=[data.target]))
-    classes = sorted({str(v) for v in train[data.target]}) if task == "classification" else []
+    features = schema.infer(train.drop(columns=[target]))
+    classes = sorted({str(v) for v in train[target]}) if task == "classification" else []
     return {
         "task": task,
-        "target": data.target,
+        "target": target,
         "classes": classes,
         "features": schema.to_json(features),
     }
@@ -88,7 +87,7 @@ def main() -> None:
     if task == "classification":
         frame[data.target] = frame[data.target].astype(str)
     train, val, test = split(frame, data.target, task, params.preprocess)
-    doc = describe(train, data)
+    doc = describe(train, data.target, task)
     features = schema.from_json(doc["features"])
     preprocessor = build_preprocessor(features).fit(schema.coerce(train, features))
     for path, part in ((paths.TRAIN, train), (paths.VAL, val), (paths.TEST, test)):

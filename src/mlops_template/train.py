@@ -59,12 +59,11 @@ def fit(
     classes = np.unique(train.y) if task == "classification" else None
     y_mean, y_scale = 0.0, 1.0
     y_fit = train.y
-    if task == "regression" and p.model != "random_forest":
-        # Gradient-trained regressors learn a standardised target; folded back after training.
+    # Gradient-trained regressors learn a standardised target; folded back after training.
+    standardise = task == "regression" and p.model != "random_forest"
+    if standardise:
         y_mean, y_scale = float(train.y.mean()), float(train.y.std() or 1.0)
         y_fit = (train.y - y_mean) / y_scale
-    if p.model == "random_forest":
-        y_mean, y_scale = 0.0, 1.0
     history = []
     for epoch in range(1, p.epochs + 1):
         models.fit_epoch(model, train.x, y_fit, epoch, p, classes)
@@ -83,7 +82,7 @@ def fit(
         )
         if live is not None:
             live.next_step()  # type: ignore[no-untyped-call]
-    if y_scale != 1.0 or y_mean != 0.0:
+    if standardise:
         models.rescale_regressor(model, y_mean, y_scale)
     return model, history
 

@@ -47,18 +47,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, work / name)
     sh(work, "git", "init", "-q")
-    sh(
-        work,
-        "git",
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-qam",
-        "init",
-        "--allow-empty",
-    )
     sh(work, "git", "add", "-A")
     sh(work, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "files")
     remote = tmp_path_factory.mktemp("remote")
