@@ -13,16 +13,15 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pydantic import BaseModel
-
 from api.metrics import Metrics
+from api.records import Parser
 from api.routes.predict import handle_many
 from api.state import Loaded
 
 
 class Batcher:
-    def __init__(self, request_model: type[BaseModel], model: Loaded, metrics: Metrics) -> None:
-        self.request_model, self.model, self.metrics = request_model, model, metrics
+    def __init__(self, parser: Parser, model: Loaded, metrics: Metrics) -> None:
+        self.parser, self.model, self.metrics = parser, model, metrics
         # One thread: the work holds the GIL, so more threads only add contention.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.pending: list[tuple[bytes, asyncio.Future[bytes]]] = []
@@ -48,7 +47,7 @@ class Batcher:
                         self.executor,
                         handle_many,
                         [body for body, _ in batch],
-                        self.request_model,
+                        self.parser,
                         self.model,
                         self.metrics,
                     )

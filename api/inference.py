@@ -11,7 +11,6 @@ pipeline (`schema.coerce` + `predict_proba`), which is exact but about 1000x slo
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,9 +21,10 @@ from scipy.special import expit
 from mlops_template import schema
 from mlops_template.schema import Feature
 
+from api.records import Records
+
 log = logging.getLogger(__name__)
 
-Row = Sequence[Any]  # one record's values in card feature order (None = missing)
 MISSING = "__missing__"
 
 
@@ -43,7 +43,7 @@ class Output:
 class Backend(Protocol):
     name: str
 
-    def run(self, rows: Sequence[Row]) -> Output: ...
+    def run(self, records: Records) -> Output: ...
 
 
 class SklearnBackend:
@@ -55,8 +55,9 @@ class SklearnBackend:
         self.pipeline, self.features, self.task = pipeline, features, task
         self.columns = [f.name for f in features]
 
-    def run(self, rows: Sequence[Row]) -> Output:
-        frame = schema.coerce(pd.DataFrame(list(rows), columns=self.columns), self.features)
+    def run(self, records: Records) -> Output:
+        frame = pd.DataFrame(list(records.rows), columns=self.columns)
+        frame = schema.coerce(frame, self.features)
         if self.task == "classification":
             return Output(np.asarray(self.pipeline.predict_proba(frame), dtype=float), None)
         return Output(None, np.asarray(self.pipeline.predict(frame), dtype=float))
@@ -116,7 +117,6 @@ class FastPath:
             else:
                 raise Unsupported(f"unknown transformer {name!r}")
         self.width = width
-        self.all_numeric = self.num_idx == list(range(len(features)))
         self.dtype: Any = np.float64
         self.output = ""
         self.session: Any = None
@@ -168,17 +168,14 @@ class FastPath:
                 errors.append(f"{tensor.__name__}: {type(exc).__name__}: {exc}")
         raise Unsupported("ONNX export failed: " + "; ".join(errors))
 
-    def matrix(self, rows: Sequence[Row]) -> np.ndarray:
+    def matrix(self, records: Records) -> np.ndarray:
         """The preprocessed feature matrix, as the ColumnTransformer would produce it."""
+        rows = records.rows
         out = np.zeros((len(rows), self.width), dtype=float)
         if self.num_idx:
-            idx = self.num_idx
-            if self.all_numeric:  # one C-level conversion instead of a Python loop per row
-                x = np.array(rows, dtype=float)  # None -> NaN
-            else:
-                x = np.array([[r[i] for i in idx] for r in rows], dtype=float)
+            x = records.floats(self.num_idx)  # None -> NaN
             x = np.where(np.isnan(x), self.medians, x)
-            out[:, : len(idx)] = (x - self.mean) / self.scale
+            out[:, : len(self.num_idx)] = (x - self.mean) / self.scale
         for lookup, i in zip(self.lookups, self.cat_idx):
             for n, r in enumerate(rows):
                 value = r[i]
@@ -187,10 +184,10 @@ class FastPath:
                     out[n, column] = 1.0
         return out
 
-    def run(self, rows: Sequence[Row]) -> Output:
+    def run(self, records: Records) -> Output:
         if self.linear is not None:
-            return self._run_linear(self.matrix(rows), *self.linear)
-        x = self.matrix(rows).astype(self.dtype, copy=False)
+            return self._run_linear(self.matrix(records), *self.linear)
+        x = self.matrix(records).astype(self.dtype, copy=False)
         result = np.asarray(self.session.run([self.output], {"x": x})[0], dtype=float)
         if self.task == "classification":
             return Output(result, None)
@@ -258,7 +255,7 @@ def choose(
     except (Unsupported, KeyError, AttributeError, TypeError, ImportError) as exc:
         log.warning("fast path unavailable (%s); serving with the sklearn pipeline", exc)
         return slow
-    rows = probe_rows(features, reference)
+    rows = Records(probe_rows(features, reference))
     if not agree(fast.run(rows), slow.run(rows)):
         log.warning("fast path disagrees with the sklearn pipeline on probe rows; using sklearn")
         return slow

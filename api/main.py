@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from api import errors, schemas
 from api.batcher import Batcher
 from api.metrics import Metrics
+from api.records import Parser
 from api.middleware import LimitBody, Observe
 from api.routes import health, metrics, model, predict
 from api.settings import Settings
@@ -58,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if state.model is not None:
             loaded = state.model
             registry.bind(loaded.card, loaded.card.version, loaded.load_seconds, loaded.loaded_at)
-            app.state.batcher = Batcher(request_model, loaded, registry)
+            parser = Parser(request_model, loaded.card.features, settings.max_batch)
+            app.state.batcher = Batcher(parser, loaded, registry)
         registry.start()
         # Everything loaded so far (sklearn, pandas, the model) lives as long as the process:
         # keep it out of the cyclic GC, whose full passes over it were the p99 latency.

@@ -32,6 +32,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from mlops_template import metric_names as names
 from mlops_template.drift import OTHER
 
+from api.records import Records
 from api.state import Card
 
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -100,8 +101,8 @@ class Metrics:
         self._features: list[_FeatureBins] = []
         self._numeric: list[_FeatureBins] = []
         self._categorical: list[_FeatureBins] = []
-        self._all_numeric = False
-        self._edges = np.zeros((0, 0))
+        self._positions: list[int] = []
+        self._edges: list[np.ndarray] = []
         self._offsets = np.zeros(0, dtype=int)
         self._numeric_bins: list[Any] = []
         self._classes: list[Any] = []
@@ -144,13 +145,9 @@ class Metrics:
             )
         self._numeric = [f for f in self._features if f.numeric]
         self._categorical = [f for f in self._features if not f.numeric]
-        positions = [f.position for f in self._numeric]
-        self._all_numeric = positions == list(range(len(card.features)))
-        width = max((len(f.edges) for f in self._numeric), default=0)
-        # Edges padded with +inf (never below a value); flat bin id = offset + index.
-        self._edges = np.full((len(self._numeric), width), np.inf)
-        for j, f in enumerate(self._numeric):
-            self._edges[j, : len(f.edges)] = f.edges
+        self._positions = [f.position for f in self._numeric]
+        self._edges = [np.asarray(f.edges, dtype=float) for f in self._numeric]
+        # One bincount over all numeric features: flat bin id = offset of the feature + bin.
         sizes = [len(f.bins) for f in self._numeric]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
         self._numeric_bins = [child for f in self._numeric for child in f.bins]
@@ -198,13 +195,16 @@ class Metrics:
     def rejected(self, reason: str) -> None:
         self.validation_errors.labels(reason).inc()
 
-    def inputs(self, rows: Sequence[Sequence[Any]]) -> None:
+    def inputs(self, records: Records) -> None:
         """Drift bins, missing values and unknown categories of the received records."""
-        with self._lock:
-            if len(rows) == 1:
+        rows = records.rows
+        if len(rows) == 1:
+            with self._lock:
                 self._inputs_one(rows[0])
-                return
-            self._inputs_numeric(rows)
+            return
+        x = records.floats(self._positions)  # the matrix the model used (None -> NaN)
+        with self._lock:
+            self._inputs_numeric(x)
             if not self._categorical:
                 return
             columns = list(zip(*rows))
@@ -220,21 +220,19 @@ class Metrics:
                         self._add(child, count)
                 self._count(f.bins, idx[idx >= 0])
 
-    def _inputs_numeric(self, rows: Sequence[Sequence[Any]]) -> None:
-        """All numeric features at once: bin = number of edges below the value (side="left")."""
+    def _inputs_numeric(self, x: np.ndarray) -> None:
+        """All numeric features: bin = number of edges below the value (bisect_left)."""
         if not self._numeric:
             return
-        if self._all_numeric:
-            x = np.array(rows, dtype=float)  # None -> NaN
-        else:
-            x = np.array([[r[f.position] for f in self._numeric] for r in rows], dtype=float)
-        missing = np.isnan(x)
-        idx = (x[:, :, None] > self._edges[None, :, :]).sum(axis=2) + self._offsets
+        columns = np.ascontiguousarray(x.T)
+        missing = np.isnan(columns)
+        idx = np.array([e.searchsorted(c, side="left") for e, c in zip(self._edges, columns)])
+        idx += self._offsets[:, None]
         counts = np.bincount(idx[~missing], minlength=len(self._numeric_bins)).tolist()
         for child, n in zip(self._numeric_bins, counts):
             if n:
                 self._add(child, n)
-        for f, n in zip(self._numeric, missing.sum(axis=0).tolist()):
+        for f, n in zip(self._numeric, missing.sum(axis=1).tolist()):
             if n:
                 self._add(f.missing, n)
 

@@ -1,7 +1,6 @@
 """POST /predict: one record or a batch, validated and answered off the event loop.
 
-The raw body is parsed and validated by pydantic's Rust JSON parser (`model_validate_json`,
-about twice as fast as `json.loads` + validation) in the model thread together with the
+The raw body is parsed and validated (`api.records`) in the model thread together with the
 inference (see `api.batcher`), so neither a big batch nor the model ever blocks the event
 loop. The request schema is documented in OpenAPI by `api.main` (`openapi_extra` below
 points at it).
@@ -9,72 +8,48 @@ points at it).
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from api import deps
 from api.deps import ApiKey
 from api.errors import OutputNotFinite
 from api.metrics import Metrics
+from api.records import Parser, Records
 from api.schemas import Error, PredictResponse, ValidationErrors
 from api.state import Loaded
 
 REQUEST_SCHEMA = "PredictRequest"
 
 
-def _json_dumps(obj: Any) -> bytes:
-    return json.dumps(obj).encode()
-
-
-dumps: Callable[[Any], bytes] = _json_dumps
-try:  # orjson (installed with DVC) serialises a 256-row answer ~10x faster than json
-    import orjson
-
-    dumps = orjson.dumps
-except ImportError:  # pragma: no cover
-    pass
-
-
-def parse(body: bytes, request_model: type[BaseModel]) -> list[tuple[Any, ...]]:
-    """Validated records of one request, as value tuples in card feature order."""
-    try:
-        parsed = request_model.model_validate_json(body)
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
-        raise RequestValidationError(errors) from None
-    return [tuple(r.__dict__.values()) for r in parsed.records]  # type: ignore[attr-defined]
-
-
 def handle_many(
-    bodies: list[bytes], request_model: type[BaseModel], model: Loaded, metrics: Metrics
+    bodies: list[bytes], parser: Parser, model: Loaded, metrics: Metrics
 ) -> list[bytes | Exception]:
     """Answer several requests with one model run (runs in the model thread)."""
     results: list[bytes | Exception] = []
-    parts: list[tuple[int, list[tuple[Any, ...]]]] = []  # (result index, rows) of valid bodies
+    parts: list[tuple[int, Records]] = []  # (result index, records) of valid bodies
     for body in bodies:
         try:
-            parts.append((len(results), parse(body, request_model)))
+            parts.append((len(results), parser.parse(body)))
             results.append(b"")
         except RequestValidationError as exc:
             results.append(exc)
     if not parts:
         return results
-    rows = [row for _, part in parts for row in part]
+    records = Records.join([part for _, part in parts])
     started = time.perf_counter()
-    out = model.backend.run(rows)
+    out = model.backend.run(records)
     seconds = time.perf_counter() - started
     result = out.proba if out.proba is not None else out.values
     assert result is not None
     finite = np.isfinite(result) if result.ndim == 1 else np.isfinite(result).all(axis=1)
-    good_rows: list[tuple[Any, ...]] = []
     good: list[np.ndarray] = []
     offset = 0
     for index, part in parts:
@@ -83,12 +58,13 @@ def handle_many(
         if not finite[span].all():
             results[index] = OutputNotFinite([int(i) for i in np.flatnonzero(~finite[span])])
             continue
-        good_rows.extend(part)
         good.append(np.arange(span.start, span.stop))
-        results[index] = dumps(shape(model, result[span], out.proba is not None))
-    if good_rows:
+        results[index] = orjson.dumps(shape(model, result[span], out.proba is not None))
+    if good:
         take = np.concatenate(good)
-        metrics.inputs(good_rows)
+        if len(take) < len(records):
+            records = Records([records.rows[i] for i in take.tolist()])
+        metrics.inputs(records)
         calls = len(good)
         if out.proba is not None:
             proba = out.proba[take]

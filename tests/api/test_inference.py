@@ -15,10 +15,11 @@ from api_helpers import ClientFn, scrape, value
 from mlops_template.bundle import load as load_bundle
 
 from api.inference import FastPath, SklearnBackend, choose
+from api.records import Records
 from api.state import load, read_card
 
 
-def split_rows(model_dir: Path) -> tuple[list[list[Any]], Any]:
+def split_rows(model_dir: Path) -> tuple[Records, Any]:
     """Rows of the bundle's test split (card feature order, None for missing) + the state."""
     state = load(model_dir, None, use_onnx=True)
     assert state.model is not None, state.error
@@ -28,7 +29,7 @@ def split_rows(model_dir: Path) -> tuple[list[list[Any]], Any]:
         [None if pd.isna(v) else (v if isinstance(v, str) else float(v)) for v in row]
         for row in frame[names].itertuples(index=False)
     ]
-    return rows, state
+    return Records(rows), state
 
 
 @pytest.mark.parametrize(
