@@ -6,7 +6,7 @@ then every worker writes its own files and `/metrics` merges them with a fresh r
 and a `MultiProcessCollector`, so counters and histograms sum over workers. Label children
 are resolved once at start-up. Counts of a request go to an in-memory tally that `flush()`
 writes out every FLUSH_SECONDS, before each scrape and at shutdown, with one `inc(n)`
-per non-empty bin, never once per value. Only the in-flight gauge is written at once.
+per non-empty bin, never once per value; the in-flight gauge is set to the live count then.
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ class Metrics:
         self._classes: list[Any] = []
         self._prediction_bins: list[Any] = []
         self._prediction_edges: list[float] = []
+        self.active = 0  # requests in flight in this process (changed on the event loop only)
         self._lock = threading.Lock()
         self._pending: dict[Any, float] = {}
         self._pending_hist: dict[Any, list[Any]] = {}
@@ -285,6 +286,7 @@ class Metrics:
         with self._lock:
             pending, hists = self._pending, self._pending_hist
             self._pending, self._pending_hist = {}, {}
+        self.in_flight.set(self.active)
         for child, amount in pending.items():
             child.inc(amount)
         for histogram, (counts, total) in hists.items():

@@ -33,11 +33,11 @@ class Observe:
                 status = message["status"]
             await send(message)
 
-        self.metrics.in_flight.inc()
+        self.metrics.active += 1
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self.metrics.in_flight.dec()
+            self.metrics.active -= 1
             # No route has path parameters, so the path is the route template. Unknown paths
             # share one label, so scanners can't blow up the number of series.
             path = scope["path"]

@@ -25,3 +25,6 @@ class Settings(BaseSettings):
     graceful_timeout: int = Field(30, ge=1, description="Seconds in-flight requests get on SIGTERM")
     timeout: int = Field(60, ge=1, description="gunicorn worker timeout in seconds")
     log_level: str = "info"
+    otel: bool = Field(
+        False, description="FastAPI's OpenTelemetry tracing/metrics/logs (needs an OTel provider)"
+    )
