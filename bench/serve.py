@@ -131,6 +131,12 @@ def wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> 
     }
 
 
+def log(kind: str, run: dict[str, float]) -> dict[str, float]:
+    """Each run on stderr as it ends: the spread behind the medians."""
+    sys.stderr.write(f"{kind:5s} {run['rps']:8.0f} req/s  p99 {run['p99']:6.2f} ms\n")
+    return run
+
+
 def median(runs: list[dict[str, float]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
@@ -146,11 +152,12 @@ def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
             wrk(urls[kind], bodies["one"], args.connections, 2, tmp)
         for _ in range(args.rounds):
             for kind in ("bare", "api"):
-                runs[kind].append(
-                    wrk(urls[kind], bodies["one"], args.connections, args.duration, tmp)
-                )
+                run = wrk(urls[kind], bodies["one"], args.connections, args.duration, tmp)
+                runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
-            runs["batch"].append(wrk(urls["api"], bodies["batch"], 8, args.duration, tmp))
+            runs["batch"].append(
+                log("batch", wrk(urls["api"], bodies["batch"], 8, args.duration, tmp))
+            )
     finally:
         for process in servers.values():
             stop(process)
