@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from dvclive.live import Live
+from scmrepo.exceptions import SCMError
 from sklearn import metrics as skm
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from mlops_template import bundle, config, io, models, paths, schema
-from mlops_template.cli import run
+from mlops_template.cli import StageError, run
 from mlops_template.config import TrainParams
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,17 @@ def fit(
     return model, history
 
 
+def live() -> Live:
+    """DVCLive's logger for the epochs (metrics + plots; DVC tracks the files itself)."""
+    try:
+        return Live(dir=str(paths.DVCLIVE_DIR), dvcyaml=False, save_dvc_exp=False, report=None)
+    except SCMError as exc:  # DVCLive 3 reads HEAD before it checks the repo has a commit
+        raise StageError(
+            f"DVCLive can't start in this git repository ({exc}): make a first commit "
+            "(git add -A && git commit -m 'first commit') and run again"
+        ) from None
+
+
 def main() -> None:
     params = config.load()
     doc = io.read_json(paths.SCHEMA)
@@ -101,8 +113,8 @@ def main() -> None:
         return Split(np.asarray(x, dtype=np.float64), y)
 
     train, val = split(paths.TRAIN), split(paths.VAL)
-    with Live(dir=str(paths.DVCLIVE_DIR), dvcyaml=False, save_dvc_exp=False, report=None) as live:
-        estimator, history = fit(train, val, task, params.train, live)
+    with live() as logger:
+        estimator, history = fit(train, val, task, params.train, logger)
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     digest = bundle.save(pipeline, paths.MODEL)
     io.write_json(

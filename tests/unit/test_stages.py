@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -124,3 +126,13 @@ def test_every_family_trains_for_every_task(model: str, task: str) -> None:
         assert (pred == y[100:]).mean() > 0.8
     else:  # predictions come back in the target's own units
         assert np.sqrt(np.mean((pred - y[100:]) ** 2)) < np.std(y[100:])
+
+
+def test_train_asks_for_a_first_commit_in_an_empty_git_repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DVCLive 3 stops with a traceback in a git repo without commits; the stage names the fix."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError, match=r"git add -A && git commit"):
+        train.live()
