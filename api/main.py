@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     request_model = schemas.request_model(card, settings.max_batch)
     protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
-    routers = [predict.build(request_model, protected)]
+    routers = [predict.build(protected)]
     routers += [health.router, model.build(protected), metrics.router]
     for router in routers:
         app.include_router(router)

@@ -203,9 +203,11 @@ class Metrics:
             with self._lock:
                 self._inputs_one(rows[0])
             return
-        x = records.floats(self._positions)  # the matrix the model used (None -> NaN)
+        # The matrix the model used (None -> NaN); none to build for categorical-only models.
+        x = records.floats(self._positions) if self._numeric else None
         with self._lock:
-            self._inputs_numeric(x)
+            if x is not None:
+                self._inputs_numeric(x)
             if not self._categorical:
                 return
             columns = list(zip(*rows))
@@ -223,8 +225,6 @@ class Metrics:
 
     def _inputs_numeric(self, x: np.ndarray) -> None:
         """All numeric features: bin = number of edges below the value (bisect_left)."""
-        if not self._numeric:
-            return
         columns = np.ascontiguousarray(x.T)
         missing = np.isnan(columns)
         idx = np.array([e.searchsorted(c, side="left") for e, c in zip(self._edges, columns)])

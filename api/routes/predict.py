@@ -16,7 +16,6 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from api import deps
 from api.deps import ApiKey
@@ -91,8 +90,8 @@ def shape(model: Loaded, result: np.ndarray, classification: bool) -> dict[str, 
     return {"model_version": card.version, "predictions": predictions}
 
 
-def build(request_model: type[BaseModel], protected: bool) -> APIRouter:
-    """The router for a request body type built from the model card.
+def build(protected: bool) -> APIRouter:
+    """The /predict router (its request schema is added to OpenAPI by `api.main`).
 
     The handler reads the model and metrics from `app.state` instead of `Depends`: at a few
     thousand requests/s, FastAPI's dependency solving is a measurable share of the time.
@@ -105,11 +104,6 @@ def build(request_model: type[BaseModel], protected: bool) -> APIRouter:
         response_model=PredictResponse,
         dependencies=[ApiKey] if protected else [],
         responses={
-            **(
-                {401: {"model": Error, "description": "Missing or wrong X-API-Key"}}
-                if protected
-                else {}
-            ),
             400: {"model": Error, "description": "Malformed JSON"},
             401: {
                 "model": Error,
