@@ -35,10 +35,12 @@ train: install ## Run the DVC pipeline (load → preprocess → train → evalua
 gate: install ## Quality gate: fail if the model is below params.gate (BASELINE_REF=main compares with a branch)
 	python -m mlops_template.gate $(if $(BASELINE_REF),--baseline-ref $(BASELINE_REF))
 
-lint: install ## black --check, flake8, mypy (strict)
+lint: install ## black --check, flake8, mypy (strict), shellcheck on every shell script
 	black --check --quiet src api tests bench
 	flake8 src api tests bench
 	mypy
+	@command -v shellcheck >/dev/null || { echo "lint: shellcheck is missing (apt-get install shellcheck, or ci/apt.sh shellcheck)" >&2; exit 1; }
+	shellcheck $$(ci/shell-scripts.sh)
 
 format: install ## Reformat the code with black
 	black src api tests bench

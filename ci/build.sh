@@ -14,10 +14,11 @@ export BUILDAH_ISOLATION="${BUILDAH_ISOLATION:-chroot}"
 if [ -n "${CI_REGISTRY:-}" ]; then
   echo "$CI_REGISTRY_PASSWORD" | buildah login --username "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"
 fi
+read -ra build_args <<< "${BUILD_ARGS:-}"  # extra flags, split on spaces (e.g. --build-arg X=1)
 buildah build --layers --format docker -f docker/Dockerfile \
   --label "org.opencontainers.image.revision=${CI_COMMIT_SHA:-$COMMIT}" \
   --label "model.version=$VERSION" \
-  ${BUILD_ARGS:-} -t "$IMAGE:$VERSION" -t "$IMAGE:$COMMIT" .
+  "${build_args[@]}" -t "$IMAGE:$VERSION" -t "$IMAGE:$COMMIT" .
 if [ "${BUILD_PUSH:-true}" = "true" ]; then
   buildah push "$IMAGE:$VERSION"
   buildah push "$IMAGE:$COMMIT"
