@@ -40,14 +40,19 @@ lint: install ## black --check, flake8, mypy (strict), shellcheck on every shell
 	flake8 src api tests bench
 	mypy
 	@command -v shellcheck >/dev/null || { echo "lint: shellcheck is missing (apt-get install shellcheck, or ci/apt.sh shellcheck)" >&2; exit 1; }
-	shellcheck $$(ci/shell-scripts.sh)
+	shellcheck -x $$(ci/shell-scripts.sh)
 
 format: install ## Reformat the code with black
 	black src api tests bench
 
 test: install ## Style checks and the whole test suite
 	$(MAKE) lint
-	pytest $(PYTEST_ARGS)
+	$(MAKE) pytest
+
+MARKERS ?=
+
+pytest: install ## The test suite alone (MARKERS="not slow" selects, PYTEST_ARGS adds pytest flags)
+	pytest $(if $(MARKERS),-m "$(MARKERS)") $(PYTEST_ARGS)
 
 demo: install ## Install, train on the bundled data set, serve on http://$(HOST):$(PORT)
 	$(MAKE) train
@@ -64,15 +69,17 @@ bench: install ## Benchmarks (bench/): pipeline and serving speed
 clean: ## Remove caches and build outputs (keeps .venv and data)
 	rm -rf .pytest_cache .mypy_cache coverage.xml junit.xml report build
 
-.PHONY: help install lock train gate lint format test demo serve bench clean
+.PHONY: help install lock train gate lint format test pytest demo serve bench clean
 
 # --- Continuous training (drift report, retrain job; README.md#continuous-training) ---
 DATA ?=
 THRESHOLD ?= 0.2
+FORMAT ?= text
+OUT ?=
 
-drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=0.2])
-	@test -n "$(DATA)" || { echo "usage: make drift-report DATA=path/to/batch.csv [THRESHOLD=0.2]" >&2; exit 2; }
-	python -m mlops_template.drift_report "$(DATA)" --threshold $(THRESHOLD) --format text
+drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=0.2] [FORMAT=md OUT=file])
+	@test -n "$(DATA)" || { echo "usage: make drift-report DATA=path/to/batch.csv [THRESHOLD=0.2] [FORMAT=text|md] [OUT=file]" >&2; exit 2; }
+	python -m mlops_template.drift_report "$(DATA)" --threshold $(THRESHOLD) --format $(FORMAT)$(if $(OUT), > "$(OUT)")
 
 retrain: install ## The CI retrain job locally: update data, repro, gate, compare with prod (no push/MR unless RETRAIN_PUSH=1)
 	python -m mlops_template.retrain

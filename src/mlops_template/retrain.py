@@ -12,7 +12,6 @@ token only from GITLAB_TOKEN, a masked CI/CD variable.
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import logging
 import os
@@ -28,7 +27,7 @@ import pandas as pd
 from mlops_template import card, config, drift_report, io, paths
 from mlops_template.cli import StageError
 from mlops_template.config import ConfigError
-from mlops_template.ct import commands, describe
+from mlops_template.ct import commands, describe, hosts
 from mlops_template.ct.compare import Comparison, against_prod
 from mlops_template.ct.gitlab import GitLab, GitLabError
 from mlops_template.ct.payload import PayloadError, Reason, load
@@ -120,16 +119,10 @@ def publish(settings: Settings, gitlab: GitLab, files: list[str], title: str, te
     commands.run(["git", *ident, "commit", "-m", title, "-m", "Opened by the retrain job."])
     commands.run(["dvc", "push"], timeout=commands.REMOTE_TIMEOUT)
     # The token goes in an environment-provided git config entry: never in argv or a URL.
-    basic = base64.b64encode(f"oauth2:{settings.token}".encode()).decode()
-    auth = {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
     commands.run(
         ["git", "push", settings.push_url, f"HEAD:refs/heads/{branch}"],
         timeout=commands.REMOTE_TIMEOUT,
-        env=auth,
+        env=hosts.git_auth_env(settings.token),
         secret=settings.token,
     )
     mr = gitlab.create_merge_request(branch, settings.target_branch, title, text, settings.label)

@@ -99,7 +99,7 @@ def test_test_job_does_not_recurse_into_the_local_pipeline() -> None:
     markers = config["variables"]["PYTEST_MARKERS"]
     assert "not pipeline" in markers and "not container" in markers
     script = " ".join(jobs(config)["test"]["script"])
-    assert '-m "$PYTEST_MARKERS"' in script
+    assert 'make pytest MARKERS="$PYTEST_MARKERS"' in script
     assert "--junitxml" in script and "--cov-report=xml" in script
 
 

@@ -126,10 +126,16 @@ def run_retrain_job(project: Project, variables: dict[str, str]) -> str:
         "--shell-isolation",
         "--no-artifacts-to-source",
         "--ignore-predefined-vars",
-        "CI_PIPELINE_SOURCE,CI_API_V4_URL,CI_PROJECT_ID",
+        "CI,CI_PIPELINE_SOURCE,CI_API_V4_URL,CI_PROJECT_ID",
         # No pip install per job: the job links this venv (ci/setup.sh, CI_REUSE_VENV).
         "--variable",
         f"CI_REUSE_VENV={BIN.parent}",
+        # Local mode with pushing on: with CI=true the job sends its token only over https to
+        # a host in ci/allowed-hosts, and the stand-ins here are plain http on 127.0.0.1.
+        "--variable",
+        "CI=false",
+        "--variable",
+        "RETRAIN_PUSH=1",
         "--variable",
         "TRAIN_RUNNER_TAG=local",
     ]

@@ -35,7 +35,10 @@ def retrain(
     project: Project, standin: StandIn, payload: Path, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     variables = {
-        "CI": "true",
+        # Local mode with pushing on: CI mode sends GITLAB_TOKEN only over https to a host in
+        # ci/allowed-hosts, and this stand-in is plain http on 127.0.0.1 (tests/ci).
+        "CI": "false",
+        "RETRAIN_PUSH": "1",
         "CI_PIPELINE_SOURCE": "trigger",
         "TRIGGER_PAYLOAD": str(payload),  # a file path, like GitLab's file variable
         "CI_API_V4_URL": standin.api_url,

@@ -2,7 +2,8 @@
 
 The base URL is CI_API_V4_URL (set by GitLab in every job), so a local stand-in server can
 take GitLab's place in tests. The token comes from a masked CI/CD variable and is sent in
-the PRIVATE-TOKEN header only; it never appears in a URL, a log line or an error message.
+the PRIVATE-TOKEN header only; it never appears in a URL, a log line or an error message, and
+no redirect carries it elsewhere (hosts.no_redirects).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from mlops_template.ct import hosts
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30.0
@@ -49,7 +52,7 @@ class GitLab:
         if content_type:
             request.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            with hosts.no_redirects().open(request, timeout=TIMEOUT) as response:
                 text = response.read().decode()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:300]

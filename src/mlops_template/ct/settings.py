@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_template.cli import StageError
+from mlops_template.ct import hosts
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Settings:
     report_dir: Path
     git_name: str
     git_email: str
+    ci: bool = False  # CI=true: the token goes only to https URLs on hosts in ci/allowed-hosts
+    insecure: tuple[str, ...] = ()  # variables that would turn TLS verification off
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Settings:
@@ -49,6 +52,8 @@ class Settings:
             report_dir=Path(env.get("RETRAIN_REPORT_DIR", "retrain-report")),
             git_name=env.get("RETRAIN_GIT_NAME", "Retrain bot"),
             git_email=env.get("RETRAIN_GIT_EMAIL", "retrain-bot@users.noreply.gitlab.com"),
+            ci=hosts.in_ci(env),
+            insecure=hosts.insecure_variables(env),
         )
 
     def check(self) -> None:
@@ -69,3 +74,11 @@ class Settings:
                 f"retrain: {', '.join(missing)} not set; add GITLAB_TOKEN as a masked CI/CD "
                 "variable (README.md#continuous-training) or set RETRAIN_PUSH=0 for a dry run"
             )
+        try:
+            hosts.check(
+                {"CI_API_V4_URL": self.api_url, "RETRAIN_PUSH_URL": self.push_url},
+                ci=self.ci,
+                insecure=self.insecure,
+            )
+        except hosts.HostError as exc:
+            raise StageError(f"retrain: refused to send GITLAB_TOKEN: {exc}") from None
