@@ -42,6 +42,12 @@ lint: install ## black --check, flake8, mypy (strict), shellcheck on every shell
 	@command -v shellcheck >/dev/null || { echo "lint: shellcheck is missing (apt-get install shellcheck, or ci/apt.sh shellcheck)" >&2; exit 1; }
 	shellcheck -x $$(ci/shell-scripts.sh)
 
+secrets: install ## Secret scan (detect-secrets) of every tracked file against .secrets.baseline
+	git ls-files -z | xargs -0 detect-secrets-hook --baseline .secrets.baseline
+
+audit: install ## Known vulnerabilities in the pinned dependencies (pip-audit; needs the internet)
+	pip-audit --strict --no-deps --disable-pip --progress-spinner off -r requirements/constraints.txt
+
 format: install ## Reformat the code with black
 	black src api tests bench
 
@@ -69,7 +75,7 @@ bench: install ## Benchmarks (bench/): pipeline and serving speed
 clean: ## Remove caches and build outputs (keeps .venv and data)
 	rm -rf .pytest_cache .mypy_cache coverage.xml junit.xml report build
 
-.PHONY: help install lock train gate lint format test pytest demo serve bench clean
+.PHONY: help install lock train gate lint secrets audit format test pytest demo serve bench clean
 
 # --- Continuous training (drift report, retrain job; README.md#continuous-training) ---
 DATA ?=

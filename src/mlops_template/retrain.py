@@ -175,6 +175,7 @@ def retrain(settings: Settings, reason: Reason, workdir: Path) -> str:
 
 def main() -> None:
     settings = Settings.from_env(dict(os.environ))
+    os.environ.pop("GITLAB_TOKEN", None)  # dvc, gto and the stages don't inherit it
     reason = load(settings.payload, settings.source)
     log.info("retrain: %s", reason.headline())
     with tempfile.TemporaryDirectory(prefix="retrain-") as tmp:

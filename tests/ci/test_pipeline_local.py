@@ -10,8 +10,14 @@ from the pip cache. The inner test job runs the fast schema tests only, and neve
 
 What can't run here and replaces it:
 - `report:comment` (CML posting the report to the MR): CML's npm package is unreachable from
-  this machine and GitLab's API doesn't exist here. Its rule needs REPO_TOKEN, so it stays out
-  of this run; the test checks the exact file it would post (report/report.md + PNGs).
+  this machine and GitLab's API doesn't exist here. Without REPO_TOKEN (as in a fork's MR) the
+  job says so and passes, which is what runs here; the test checks the exact file it would
+  post (report/report.md + PNGs).
+- `sast` and `dependency-scan` are skipped with GitLab's own switches (SAST_DISABLED,
+  DEPENDENCY_SCANNING_DISABLED): `sast` runs GitLab's Semgrep analyzer, which exists only in its
+  image (no registry can be reached from here), and `dependency-scan` (pip-audit) asks PyPI's
+  vulnerability data over the internet. Their definitions are checked against GitLab's schema
+  (test_gitlab_ci_schema.py); `secret-detection` runs for real.
 - workflow:rules: gitlab-ci-local doesn't apply them; the MR simulation variables
   (CI_PIPELINE_SOURCE=merge_request_event, no CI_COMMIT_BRANCH) drive the job rules instead.
 """
@@ -38,7 +44,7 @@ from ci_helpers import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 
-MR_JOBS = ["lint", "test", "train", "gate", "report"]
+MR_JOBS = ["lint", "secret-detection", "test", "train", "gate", "report", "report:comment"]
 FLAGS = [
     "--force-shell-executor",
     "--shell-isolation",
@@ -53,6 +59,8 @@ MR_VARIABLES = [
     "--variable=CI_MERGE_REQUEST_IID=1",
     f"--variable=CI_REUSE_VENV={VENV}",
     "--variable=PYTEST_ARGS=tests/ci/test_gitlab_ci_schema.py",
+    "--variable=SAST_DISABLED=true",
+    "--variable=DEPENDENCY_SCANNING_DISABLED=true",
 ]
 
 
@@ -96,11 +104,17 @@ def mr_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 def test_mr_pipeline_runs_the_jobs_in_order(mr_run: Run) -> None:
     assert mr_run.returncode == 0, mr_run.output[-6000:]
-    assert mr_run.started() == MR_JOBS, mr_run.output[-3000:]
+    started = mr_run.started()
+    assert sorted(started) == sorted(MR_JOBS), mr_run.output[-3000:]
+    # Stage order (jobs of one stage, lint and secret-detection, may start in either order).
+    core = [job for job in started if job in ("lint", "test", "train", "gate", "report")]
+    assert core == ["lint", "test", "train", "gate", "report"]
+    assert started.index("report:comment") > started.index("report")
     for job in MR_JOBS:
         assert re.search(rf"PASS\s+(\[[^]]*\]\s+)?{re.escape(job)}\b", mr_run.output), job
-    # Default-branch, tag and CML jobs stay out of a merge-request pipeline.
-    for job in ("register", "build", "deploy", "report:comment"):
+    assert "no REPO_TOKEN in this pipeline: no MR comment" in mr_run.output
+    # Default-branch, tag and disabled jobs stay out of a merge-request pipeline.
+    for job in ("register", "build", "deploy", "sast", "dependency-scan", "sbom", "sign"):
         assert f"{job} starting" not in mr_run.output
 
 

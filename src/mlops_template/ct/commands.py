@@ -22,11 +22,12 @@ def run(
     args: Sequence[str],
     *,
     timeout: float | None = None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     check: bool = True,
     secret: str = "",
 ) -> subprocess.CompletedProcess[str]:
-    """Run `args`, log it, return the result; raise CommandError on failure when `check`."""
+    """Run `args`, log it, return the result; raise CommandError on failure when `check`.
+    `env` adds variables to this process's environment (None removes one)."""
     log.info("$ %s", " ".join(args))
     try:
         result = subprocess.run(
@@ -34,7 +35,7 @@ def run(
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, **env} if env else None,
+            env=_environment(env) if env else None,
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -49,6 +50,11 @@ def run(
     if check and result.returncode != 0:
         raise CommandError(f"`{' '.join(args)}` failed (exit {result.returncode}): {output[-800:]}")
     return result
+
+
+def _environment(changes: Mapping[str, str | None]) -> dict[str, str]:
+    merged: dict[str, str | None] = {**os.environ, **changes}
+    return {name: value for name, value in merged.items() if value is not None}
 
 
 def imported_sources(root: Path = Path(".")) -> list[Path]:

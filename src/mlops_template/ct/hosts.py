@@ -37,8 +37,10 @@ URL = re.compile(
 ENTRY = re.compile(r"(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(?P<port>[0-9]{1,5}))?")
 # Set to anything, these make git skip TLS verification; pipeline variables could set them.
 INSECURE = ("GIT_SSL_NO_VERIFY",)
-# Git's trace switches: "0" turns each off, so a job's GIT_TRACE_CURL can't print the header.
-TRACES = (
+# Removed from the environment of the git command that carries the token: traces (with
+# GIT_TRACE_REDACT=0, GIT_TRACE_CURL prints the Authorization header; GIT_CURL_VERBOSE counts
+# when merely set), TLS verification off, and `git -c` entries (a url.<x>.insteadOf reroutes).
+UNSET_FOR_TOKEN = (
     "GIT_TRACE",
     "GIT_TRACE_CURL",
     "GIT_TRACE_CURL_NO_DATA",
@@ -51,6 +53,8 @@ TRACES = (
     "GIT_TRACE2_EVENT",
     "GIT_TRACE2_PERF",
     "GIT_CURL_VERBOSE",
+    "GIT_SSL_NO_VERIFY",
+    "GIT_CONFIG_PARAMETERS",
 )
 
 
@@ -133,16 +137,15 @@ def check(
         check_url(name, url, allowed)
 
 
-def git_auth_env(token: str, user: str = "oauth2") -> dict[str, str]:
-    """Environment for one git command that authenticates over HTTP with `token`: the header
-    as a config entry from the environment (not argv, not the URL), no redirects (the header
-    would follow them), every trace off (GIT_TRACE_CURL would print the header) and no
-    `git -c` entries inherited from the job (a url.<x>.insteadOf could reroute the push)."""
+def git_auth_env(token: str, user: str = "oauth2") -> dict[str, str | None]:
+    """Environment changes (None: remove) for one git command that authenticates over HTTP
+    with `token`: the header as a config entry from the environment (not argv, not the URL),
+    no redirects (the header would follow them), no traces, no inherited `git -c` entries."""
     basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+    changes: dict[str, str | None] = {name: None for name in UNSET_FOR_TOKEN}
     return {
-        **{name: "0" for name in TRACES},
+        **changes,
         "GIT_TRACE_REDACT": "1",
-        "GIT_CONFIG_PARAMETERS": "",
         "GIT_CONFIG_COUNT": "2",
         "GIT_CONFIG_KEY_0": "http.extraHeader",
         "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
