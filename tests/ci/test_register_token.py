@@ -22,7 +22,7 @@ from ci_helpers import ROOT, commit_all, sh, venv_path
 from recorder import Server, git_backend, serve, tls_files
 from shims import Shims, make_shims
 
-TOKEN = "glpat-register-test-9f8e7d6c5b4a"
+TOKEN = "glpat-register-test-9f8e7d6c5b4a"  # pragma: allowlist secret (a fake)
 LEAKS = [TOKEN, base64.b64encode(f"oauth2:{TOKEN}".encode()).decode()]
 
 
