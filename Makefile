@@ -42,8 +42,8 @@ lint: install ## black --check, flake8, mypy (strict), shellcheck on every shell
 	@command -v shellcheck >/dev/null || { echo "lint: shellcheck is missing (apt-get install shellcheck, or ci/apt.sh shellcheck)" >&2; exit 1; }
 	shellcheck -x $$(ci/shell-scripts.sh)
 
-secrets: install ## Secret scan (detect-secrets) of every tracked file against .secrets.baseline
-	git ls-files -z | xargs -0 detect-secrets-hook --baseline .secrets.baseline
+secrets: install ## Secret scan (detect-secrets) of every file git tracks or would track, against .secrets.baseline
+	git ls-files -z --cached --others --exclude-standard | xargs -0 detect-secrets-hook --baseline .secrets.baseline
 
 audit: install ## Known vulnerabilities in the pinned dependencies (pip-audit; needs the internet)
 	pip-audit --strict --no-deps --disable-pip --progress-spinner off -r requirements/constraints.txt
