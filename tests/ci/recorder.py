@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import ssl
 import subprocess
 import threading
@@ -24,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from ci_helpers import require_tool
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,7 @@ def tls_files(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (openssl CLI) and its key; the certificate is
     also the CA file a client must trust (GIT_SSL_CAINFO, SSL_CERT_FILE)."""
     cert, key = directory / "standin.crt", directory / "standin.key"
-    openssl = shutil.which("openssl")
-    assert openssl is not None, "openssl is not installed"
+    openssl = require_tool("openssl")
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
         + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
