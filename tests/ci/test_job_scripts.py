@@ -41,7 +41,8 @@ def registry_repo(tmp_path: Path) -> tuple[Path, Path]:
 
 def register(repo: Path, origin: Path) -> dict[str, str]:
     # Outside CI (a local path needs no token; in CI only https to ci/allowed-hosts goes).
-    sh(ROOT / "ci" / "register.sh", cwd=repo, env={"GIT_PUSH_URL": str(origin), "CI": "false"})
+    env = {"GIT_PUSH_URL": str(origin), "CI": "false", "GITLAB_CI": "false"}
+    sh(ROOT / "ci" / "register.sh", cwd=repo, env=env)
     return read_env(repo / "register.env")
 
 
