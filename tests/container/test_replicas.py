@@ -1,4 +1,5 @@
-"""Many replicas, one picture: three API containers (podman, the session's image) behind a real
+"""Many replicas, one picture: three API containers (podman, the session's image, run with the
+Deployment's read-only root, in-memory /tmp and no capabilities) behind a real
 load balancer (Debian's HAProxy running docker/haproxy.cfg, its compose DNS discovery swapped
 for the three containers' 127.0.0.1 ports) and a real Prometheus that finds all three through
 the committed `api` job's file discovery (compose's DNS names don't resolve here), with the
@@ -57,7 +58,25 @@ def replicas(image: str, count: int) -> Iterator[list[str]]:
     try:
         for _ in range(count):
             name, port = f"api-replica-{uuid.uuid4().hex[:8]}", free_port()
-            podman("run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:8000", image)
+            # As the Deployment runs it: read-only root, /tmp in memory (the server makes its
+            # metrics dir there; the Deployment mounts an emptyDir on it), no capabilities,
+            # no privilege escalation (deploy/kubernetes/base/deployment.yaml).
+            podman(
+                "run",
+                "--detach",
+                "--name",
+                name,
+                "--publish",
+                f"127.0.0.1:{port}:8000",
+                "--read-only",
+                "--tmpfs",
+                "/tmp:rw,size=64m",
+                "--cap-drop",
+                "ALL",
+                "--security-opt",
+                "no-new-privileges",
+                image,
+            )
             names.append(name)
             addresses.append(f"127.0.0.1:{port}")
         for name, address in zip(names, addresses):
@@ -68,6 +87,7 @@ def replicas(image: str, count: int) -> Iterator[list[str]]:
                 return http_json(f"http://{address}/ready", timeout=2)[0] == 200
 
             wait_until(ready, 120, f"{name}'s /ready")
+            podman("exec", name, "sleep", "0")  # the preStop pause's command exists
         yield addresses
     finally:
         for name in names:
