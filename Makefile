@@ -57,7 +57,7 @@ test: install ## Style checks and the whole test suite
 
 MARKERS ?=
 
-pytest: install ## The test suite alone (MARKERS="not slow" selects, PYTEST_ARGS adds pytest flags)
+pytest: install k8s-tools ## The test suite alone (MARKERS="not slow" selects, PYTEST_ARGS adds pytest flags)
 	pytest $(if $(MARKERS),-m "$(MARKERS)") $(PYTEST_ARGS)
 
 demo: install ## Install, train on the bundled data set, serve on http://$(HOST):$(PORT)
@@ -114,3 +114,27 @@ bench-container: install ## Image size, start-to-ready, RSS per worker (podman; 
 	python bench/container.py
 
 .PHONY: stack image bench-container
+
+# --- Kubernetes (deploy/; docs/kubernetes.md) ---
+K8S_TOOLS ?= build/tools/checkov
+K8S_TOOLS_STAMP := $(K8S_TOOLS)/.installed
+OVERLAYS := $(wildcard deploy/kubernetes/overlays/*)
+
+k8s-manifests: install ## Regenerate deploy/kubernetes/monitoring/generated/ (PrometheusRule, dashboards) from monitoring/
+	python deploy/kubernetes/generate.py
+
+$(K8S_TOOLS_STAMP): requirements/checkov.txt
+	@test -x $(K8S_TOOLS)/bin/python || $(PYTHON) -m venv $(K8S_TOOLS)
+	$(K8S_TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(K8S_TOOLS)/bin/python -m pip install --quiet -r requirements/checkov.txt
+	@touch $@
+
+k8s-tools: $(K8S_TOOLS_STAMP) ## Install checkov into its own venv (its pins clash with DVC's)
+
+k8s-check: install k8s-tools ## Offline checks of deploy/: generated files fresh, every overlay renders and validates, checkov
+	python deploy/kubernetes/generate.py --check
+	@for dir in $(OVERLAYS) deploy/kubernetes/monitoring deploy/kserve; do \
+		echo "kubectl kustomize $$dir"; kubectl kustomize $$dir > /dev/null || exit 1; done
+	pytest -q tests/deploy -m "not slow"
+
+.PHONY: k8s-manifests k8s-tools k8s-check

@@ -1,21 +1,15 @@
-"""The register and deploy job scripts (ci/register.sh, ci/deploy.sh) with real git and GTO.
+"""The register job script (ci/register.sh) with real git and GTO.
 
-GitLab's server can't run here: the "remote" is a bare git repo (GIT_PUSH_URL) and the deploy
-target is a local HTTP stand-in that records the webhook request it receives.
+GitLab's server can't run here: the "remote" is a bare git repo (GIT_PUSH_URL).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-from ci_helpers import ROOT, commit_all, require_tool, sh
+from ci_helpers import ROOT, commit_all, sh
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -77,73 +71,5 @@ def test_register_tags_only_a_changed_model(registry_repo: tuple[Path, Path]) ->
     assert sh("git", "tag", cwd=origin).split() == ["model@v0.0.1", "model@v0.0.2"]
 
 
-class Recorder(BaseHTTPRequestHandler):
-    requests: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Recorder.requests.append(
-            {"path": self.path, "auth": self.headers["Authorization"], "body": json.loads(body)}
-        )
-        self.send_response(202)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (base signature)
-        """Quiet: the test asserts on the recorded requests."""
-
-
-@pytest.fixture()
-def webhook() -> Iterator[str]:
-    Recorder.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/deploy"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def test_deploy_rolls_out_the_image_of_the_prod_tag(
-    registry_repo: tuple[Path, Path], webhook: str
-) -> None:
-    require_tool("curl")
-    repo, origin = registry_repo
-    register(repo, origin)
-    sh("gto", "assign", "model", "--version", "v0.0.1", "--stage", "prod", cwd=repo)
-    env = {
-        "IMAGE": "registry.example.com/group/project",
-        "DEPLOY_WEBHOOK_URL": webhook,
-        "DEPLOY_WEBHOOK_TOKEN": "s3cret",
-    }
-    out = sh(ROOT / "ci" / "deploy.sh", "model#prod#1", cwd=repo, env=env)
-    assert "model#prod#1 assigns v0.0.1 to stage prod" in out
-    head = sh("git", "rev-parse", "HEAD", cwd=repo).strip()
-    assert Recorder.requests == [
-        {
-            "path": "/deploy",
-            "auth": "Bearer s3cret",
-            "body": {
-                "image": "registry.example.com/group/project:v0.0.1",
-                "version": "v0.0.1",
-                "stage": "prod",
-                "tag": "model#prod#1",
-                "commit": head,
-            },
-        }
-    ]
-    assert read_env(repo / "deploy.env")["DEPLOYED_IMAGE"].endswith(":v0.0.1")
-
-
-def test_deploy_refuses_a_version_tag_and_a_missing_target(
-    registry_repo: tuple[Path, Path],
-) -> None:
-    repo, origin = registry_repo
-    register(repo, origin)
-    with pytest.raises(AssertionError, match="not a stage assignment"):
-        sh(ROOT / "ci" / "deploy.sh", "model@v0.0.1", cwd=repo, env={"IMAGE": "x"})
-    sh("gto", "assign", "model", "--version", "v0.0.1", "--stage", "prod", cwd=repo)
-    with pytest.raises(AssertionError, match="no target configured"):
-        sh(ROOT / "ci" / "deploy.sh", "model#prod#1", cwd=repo, env={"IMAGE": "x"})
+# The deploy script's tests live in tests/deploy/test_deploy_script.py (stand-ins for the
+# registry and the Kubernetes API server, webhook included).

@@ -34,7 +34,7 @@ class Secret:
     name: str
     role: str
     protected: bool
-    scope: str
+    scopes: frozenset[str]  # environment scopes (one value of the variable per scope)
     used_by: frozenset[str]
 
 
@@ -50,7 +50,7 @@ def secrets_table() -> dict[str, Secret]:
             name=name.strip("`"),
             role=role,
             protected=protected == "yes",
-            scope=scope.strip("`"),
+            scopes=frozenset(part.strip().strip("`") for part in scope.split(",")),
             used_by=frozenset(j.strip() for j in used_by.split(",")),
         )
         table[secret.name] = secret
@@ -160,7 +160,7 @@ def references(job: dict[str, Any], names: list[str]) -> set[str]:
 
 
 def given_in_merge_requests(secret: Secret, job: dict[str, Any]) -> bool:
-    return not secret.protected and secret.scope in ("*", environment(job))
+    return not secret.protected and bool(secret.scopes & {"*", environment(job)})
 
 
 def test_the_table_lists_every_token_with_its_narrow_role() -> None:
@@ -171,7 +171,7 @@ def test_the_table_lists_every_token_with_its_narrow_role() -> None:
     assert unprotected == {"REPO_TOKEN", READ_ONLY_DATA}
     assert "Viewer" in table[READ_ONLY_DATA].role
     for token in ("REPO_TOKEN", "REGISTER_TOKEN", "GITLAB_TOKEN", "DEPLOY_WEBHOOK_TOKEN"):
-        assert table[token].scope != "*", f"{token} must be scoped to its job's environment"
+        assert "*" not in table[token].scopes, f"{token} must be scoped to its job's environment"
 
 
 def test_the_table_agrees_with_what_each_job_runs() -> None:
@@ -189,10 +189,10 @@ def test_the_table_agrees_with_what_each_job_runs() -> None:
 def test_scoped_secrets_reach_only_their_jobs() -> None:
     all_jobs = jobs()
     for secret in secrets_table().values():
-        if secret.scope == "*":
+        if "*" in secret.scopes:
             continue
-        scoped = {name for name, job in all_jobs.items() if environment(job) == secret.scope}
-        assert scoped == secret.used_by, f"{secret.name}: scope {secret.scope} reaches {scoped}"
+        scoped = {name for name, job in all_jobs.items() if environment(job) in secret.scopes}
+        assert scoped == secret.used_by, f"{secret.name}: scopes {secret.scopes} reach {scoped}"
 
 
 def merge_request_jobs(tmp_path: Path) -> set[str]:

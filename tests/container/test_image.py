@@ -7,15 +7,14 @@ Image size and start-to-ready are measured in bench/container.py, not asserted h
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from podman_image import logs, podman
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
 from monitoring_stack import (  # noqa: E402
@@ -23,67 +22,11 @@ from monitoring_stack import (  # noqa: E402
     free_port,
     http_json,
     records,
-    require_tool,
     venv_tool,
     wait_until,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
-STATE_DIR = Path(os.environ.get("PODMAN_STATE_DIR", ROOT / "build" / "podman"))
-
-
-def podman_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "STATE_DIR": str(STATE_DIR),
-        "CONTAINERS_CONF": str(STATE_DIR / "containers.conf"),
-        "CONTAINERS_STORAGE_CONF": str(STATE_DIR / "storage.conf"),
-    }
-
-
-def podman(*args: str, check: bool = True, timeout: float = 120) -> str:
-    result = subprocess.run(
-        ["podman", *args],
-        env=podman_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"podman {' '.join(args)}:\n{result.stdout}\n{result.stderr}")
-    return result.stdout.strip()
-
-
-def logs(name: str) -> str:
-    result = subprocess.run(
-        ["podman", "logs", name], env=podman_env(), capture_output=True, text=True, check=False
-    )
-    return result.stdout + result.stderr
-
-
-@pytest.fixture(scope="module")
-def image(model_dir: Path) -> Iterator[str]:
-    """docker/build-local.sh with the test bundle baked in; the tag is removed afterwards."""
-    for tool in ("podman", "runc", "debootstrap"):
-        require_tool(tool)
-    tag = f"localhost/mlops-template-api:test-{uuid.uuid4().hex[:8]}"
-    env = {**podman_env(), "IMAGE": tag, "MODEL_DIR": str(model_dir), "PYTHON": sys.executable}
-    result = subprocess.run(
-        [str(ROOT / "docker" / "build-local.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert (
-        result.returncode == 0
-    ), f"build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    try:
-        yield tag
-    finally:
-        podman("rmi", "--force", tag, check=False)
 
 
 def test_dockerfile_is_hadolint_clean() -> None:

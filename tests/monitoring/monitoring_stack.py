@@ -245,6 +245,9 @@ def prometheus_config(
     for job in config["scrape_configs"]:
         wanted = targets[job["job_name"]]
         if wanted:
+            # Only these targets: no DNS or file discovery (compose's names don't resolve here).
+            for key in [k for k in job if k.endswith("_sd_configs")]:
+                del job[key]
             job["static_configs"] = [{"targets": wanted}]
             jobs.append(job)
     config["scrape_configs"] = jobs
