@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from mlops_template import schema
-from mlops_template.schema import Feature
+from mlops_template.core import schema
+from mlops_template.core.schema import Feature
 
 from api.records import Records
 

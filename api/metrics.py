@@ -30,7 +30,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from mlops_template import metric_names as names
-from mlops_template.drift import OTHER
+from mlops_template.core.drift import OTHER
 
 from api.records import Records
 from api.state import Card

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from mlops_template.schema import Feature
+from mlops_template.core.schema import Feature
 
 from api.state import Card
 

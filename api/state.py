@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_template import schema
-from mlops_template.bundle import ModelLoadError
-from mlops_template.bundle import load as load_bundle
-from mlops_template.schema import Feature
+from mlops_template.core import schema
+from mlops_template.core.errors import ModelLoadError
+from mlops_template.core.bundle import load as load_bundle
+from mlops_template.core.schema import Feature
 
 from api.inference import Backend, choose
 

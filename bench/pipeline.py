@@ -32,7 +32,7 @@ BARE_FIT = """
 import sys, numpy as np, pandas as pd
 from sklearn.preprocessing import StandardScaler
 from mlops_template import models
-from mlops_template.config import TrainParams
+from mlops_template.core.config import TrainParams
 frame = pd.read_parquet(sys.argv[1])
 y = frame.pop("label").astype(str).to_numpy()
 x = StandardScaler().fit_transform(frame.to_numpy(dtype=np.float64))

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn import datasets as skdatasets
 from sklearn.utils import Bunch
 
-from mlops_template.cli import StageError
+from mlops_template.core.errors import StageError
 
 
 def _snake(name: str) -> str:

@@ -7,7 +7,7 @@ Prints one row per feature (PSI, chi-square p-value of the bin counts, missing s
 most drifted first, then the prediction drift when the model file is next to the card.
 Exit code: 0 no drift, 1 some PSI >= threshold, 2 the batch can't be compared (missing
 columns, unreadable file). The bins are the model card's `drift_reference`, binned with
-the same `mlops_template.drift` code the API uses, so offline and live drift agree.
+the same `mlops_template.core.drift` code the API uses, so offline and live drift agree.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template import bundle, card, datasets, drift, paths, schema
-from mlops_template.cli import StageError
+from mlops_template import datasets
+from mlops_template.core import bundle, card, drift, paths, schema
+from mlops_template.core.errors import ModelLoadError, StageError
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         report = compare(frame, args.model_dir, args.threshold)
-    except (StageError, bundle.ModelLoadError) as exc:
+    except (StageError, ModelLoadError) as exc:
         print(f"error: {args.data}: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(render(report, args.format))

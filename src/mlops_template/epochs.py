@@ -9,8 +9,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mlops_template import io, paths
-from mlops_template.cli import StageError, run
+from mlops_template.core import io, paths
+from mlops_template.core.cli import run
+from mlops_template.core.errors import StageError
 
 COLUMNS = {
     "classification": [

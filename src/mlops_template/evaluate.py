@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.pipeline import Pipeline
 
-from mlops_template import bundle, card, config, drift, io, metrics, paths, schema
+from mlops_template.core import bundle, card, config, drift, io, metrics, paths, schema
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from mlops_template.cli import run
+    from mlops_template.core.cli import run
 
     run(main)

@@ -15,9 +15,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_template import config, io, paths
-from mlops_template.cli import StageError, run
-from mlops_template.config import LOWER_IS_BETTER, GateParams
+from mlops_template.core import config, io, paths
+from mlops_template.core.cli import run
+from mlops_template.core.errors import StageError
+from mlops_template.core.config import LOWER_IS_BETTER, GateParams
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,12 @@ import logging
 
 import pandas as pd
 
-from mlops_template import config, datasets, io, paths
-from mlops_template.cli import StageError, run
-from mlops_template.config import DataParams
-from mlops_template.schema import infer_task
+from mlops_template import datasets
+from mlops_template.core import config, io, paths
+from mlops_template.core.cli import run
+from mlops_template.core.errors import StageError
+from mlops_template.core.config import DataParams
+from mlops_template.core.schema import infer_task
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from mlops_template.config import TrainParams
+from mlops_template.core.config import TrainParams
 
 
 def build(task: str, p: TrainParams) -> BaseEstimator:

@@ -12,10 +12,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlops_template import bundle, config, io, paths, schema
-from mlops_template.cli import StageError, run
-from mlops_template.config import PreprocessParams
-from mlops_template.schema import Feature
+from mlops_template.core import bundle, config, io, paths, schema
+from mlops_template.core.cli import run
+from mlops_template.core.errors import StageError
+from mlops_template.core.config import PreprocessParams
+from mlops_template.core.schema import Feature
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlops_template import config, gate, io, paths
-from mlops_template.cli import StageError, run
+from mlops_template import gate
+from mlops_template.core import config, io, paths
+from mlops_template.core.cli import run
+from mlops_template.core.errors import StageError
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_template import card, config, drift_report, io, paths
-from mlops_template.cli import StageError
-from mlops_template.config import ConfigError
+from mlops_template import drift_report
+from mlops_template.core import card, config, io, paths
+from mlops_template.core.errors import ConfigError, StageError
 from mlops_template.ct import commands, describe
 from mlops_template.ct.compare import Comparison, against_prod
 from mlops_template.ct.gitlab import GitLab, GitLabError

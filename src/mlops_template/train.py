@@ -18,9 +18,11 @@ from sklearn import metrics as skm
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from mlops_template import bundle, config, io, models, paths, schema
-from mlops_template.cli import StageError, run
-from mlops_template.config import TrainParams
+from mlops_template import models
+from mlops_template.core import bundle, config, io, paths, schema
+from mlops_template.core.cli import run
+from mlops_template.core.errors import StageError
+from mlops_template.core.config import TrainParams
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from api_helpers import ClientFn, scrape, value
 
-from mlops_template.bundle import load as load_bundle
+from mlops_template.core.bundle import load as load_bundle
 
 from api.inference import FastPath, SklearnBackend, choose
 from api.records import Records
@@ -153,7 +153,7 @@ def test_bins_match_drift_counts_one_by_one_and_batched(
     client_for: ClientFn, mixed_dir: Path
 ) -> None:
     """Live counters agree with `drift.counts` (the offline reference), via both code paths."""
-    from mlops_template import drift
+    from mlops_template.core import drift
 
     card = read_card(mixed_dir)
     frame = pd.read_parquet(mixed_dir.parent / "data" / "processed" / "test.parquet")

@@ -1,4 +1,4 @@
-"""The drift statistics (mlops_template.drift) against values computed by hand and by scipy."""
+"""The drift statistics (mlops_template.core.drift) against values computed by hand and by scipy."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlops_template import drift
+from mlops_template.core import drift
 
 
 def test_psi_on_known_proportions_by_hand() -> None:

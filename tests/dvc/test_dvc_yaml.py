@@ -1,5 +1,5 @@
 """dvc.yaml can't go stale: every project file a stage imports is one of its deps, and its
-outputs are the paths the code writes (`mlops_template.paths`).
+outputs are the paths the code writes (`mlops_template.core.paths`).
 
 The imports are found by reading the source with `ast` at every depth (imports inside
 functions too, which importing the module would not reveal), skipping `if TYPE_CHECKING:`
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_template import paths
+from mlops_template.core import paths
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"mlops_template": ROOT / "src" / "mlops_template", "api": ROOT / "api"}
@@ -137,14 +137,14 @@ def test_the_walk_sees_imports_inside_functions_and_skips_type_checking(tmp_path
     source = tmp_path / "m.py"
     source.write_text(
         "from typing import TYPE_CHECKING\n"
-        "if TYPE_CHECKING:\n    from mlops_template import bundle\n"
+        "if TYPE_CHECKING:\n    from mlops_template.core import bundle\n"
         "else:\n    import json\n"
-        "def f():\n    from mlops_template.config import load\n    from . import io\n"
+        "def f():\n    from mlops_template.core.config import load\n    from . import io\n"
     )
-    names = imported_names(source, "mlops_template")
-    assert {"mlops_template.config", "mlops_template.io", "json"} <= names
-    assert "mlops_template.bundle" not in names
-    assert module_file("mlops_template.config.load") is None  # a function, not a module
+    names = imported_names(source, "mlops_template.core")
+    assert {"mlops_template.core.config", "mlops_template.core.io", "json"} <= names
+    assert "mlops_template.core.bundle" not in names
+    assert module_file("mlops_template.core.config.load") is None  # a function, not a module
 
 
 @pytest.mark.parametrize("stage", list(STAGES))

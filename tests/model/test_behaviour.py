@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipeline_helpers import TrainFn, default_params, run_stages
-from mlops_template import bundle, schema
+from mlops_template.core import bundle, schema
 
 
 def _load(model_dir: Path) -> tuple[dict[str, object], object, pd.DataFrame]:

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template import drift, gate, metrics, schema
-from mlops_template.config import GateParams
+from mlops_template import gate
+from mlops_template.core import drift, metrics, schema
+from mlops_template.core.config import GateParams
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ def test_gate_on_a_lower_is_better_metric() -> None:
 
 
 def test_gate_names_an_unknown_metric() -> None:
-    from mlops_template.cli import StageError
+    from mlops_template.core.errors import StageError
 
     with pytest.raises(StageError, match="metric 'auc' not in"):
         gate.check({"f1": 1.0}, GateParams(metric="auc"), None)

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_template import bundle, card, evaluate, paths, schema
-from mlops_template.cli import StageError
+from mlops_template import evaluate
+from mlops_template.core import bundle, card, paths, schema
+from mlops_template.core.errors import ModelLoadError, StageError
 from mlops_template.ct import commands
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def against_prod(model: str, stage: str, workdir: Path) -> Comparison:
         prod_dir = fetch_bundle(ref, workdir / "prod-model")
         prod = score_bundle(prod_dir, pd.read_parquet(paths.TEST))
         return Comparison(new, prod, ref, "both scored on this branch's test split", prod_dir)
-    except (commands.CommandError, StageError, bundle.ModelLoadError, OSError) as exc:
+    except (commands.CommandError, StageError, ModelLoadError, OSError) as exc:
         log.warning(
             "can't score %s on the new test split (%s); using its committed metrics", ref, exc
         )

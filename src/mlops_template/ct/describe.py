@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops_template.config import LOWER_IS_BETTER
+from mlops_template.core.config import LOWER_IS_BETTER
 from mlops_template.ct.compare import Comparison
 from mlops_template.ct.payload import Reason
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_template.cli import StageError
+from mlops_template.core.errors import StageError
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,12 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from mlops_template import paths
+from mlops_template.core import paths
+from mlops_template.core.errors import ConfigError
 
 Task = Literal["classification", "regression"]
 MODELS = ("linear", "random_forest", "mlp")
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
-
-
-class ConfigError(ValueError):
-    """params.yaml is missing, malformed or holds an invalid value."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlops_template.schema import Feature
+from mlops_template.core.schema import Feature
 
 OTHER = "__other__"
 EPS = 1e-4  # floor for proportions in PSI, so an empty bin doesn't give infinity

@@ -9,7 +9,7 @@ from typing import Any
 import sklearn
 import skops
 
-from mlops_template import io
+from mlops_template.core import io
 
 MODEL_NAME = "model"  # the artifact name in dvc.yaml and in the GTO registry
 

@@ -16,13 +16,10 @@ from typing import Any
 
 import skops.io as sio
 
-from mlops_template import io as fileio
+from mlops_template.core import io as fileio
+from mlops_template.core.errors import ModelLoadError
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-class ModelLoadError(RuntimeError):
-    """The model file is missing, corrupt, tampered with or holds untrusted types."""
 
 
 def _renumber(node: Any, ids: dict[int, int]) -> Any:

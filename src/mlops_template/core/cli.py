@@ -6,13 +6,9 @@ import logging
 import sys
 from collections.abc import Callable
 
-from mlops_template.config import ConfigError
+from mlops_template.core.errors import ConfigError, StageError
 
 log = logging.getLogger(__name__)
-
-
-class StageError(ValueError):
-    """A stage can't go on; the message names the file, column and reason."""
 
 
 def run(main: Callable[[], None]) -> None:

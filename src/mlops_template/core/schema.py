@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from mlops_template.cli import StageError
+from mlops_template.core.errors import StageError
 
 Kind = Literal["numeric", "categorical", "boolean"]
 # A numeric label with at most this many distinct integer values is taken as classes.
