@@ -31,7 +31,7 @@ FEATURES = 30
 BARE_FIT = """
 import sys, numpy as np, pandas as pd
 from sklearn.preprocessing import StandardScaler
-from mlops_template import models
+from mlops_template.stages import models
 from mlops_template.core.config import TrainParams
 frame = pd.read_parquet(sys.argv[1])
 y = frame.pop("label").astype(str).to_numpy()
@@ -45,7 +45,7 @@ for epoch in range(1, p.epochs + 1):
 
 
 # The libraries alone: subtracted from peak RSS to see what the data costs.
-IMPORTS = "import mlops_template.train, mlops_template.evaluate, mlops_template.preprocess"
+IMPORTS = "from mlops_template.stages import evaluate, preprocess, train"
 
 
 def synthetic(rows: int, seed: int = 0) -> pd.DataFrame:

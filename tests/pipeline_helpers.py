@@ -36,7 +36,7 @@ def run_stages(workdir: Path, params: dict[str, Any]) -> Path:
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     # One process for the four stages (what `dvc repro` runs as four `python -m`), to pay
     # the import cost once.
-    code = "; ".join(f"from mlops_template import {s}; {s}.main()" for s in STAGES)
+    code = "; ".join(f"from mlops_template.stages import {s}; {s}.main()" for s in STAGES)
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, check=False
     )

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template import datasets
+from mlops_template.stages import datasets
 from mlops_template.core import bundle, card, drift, paths, schema
 from mlops_template.core.errors import ModelLoadError, StageError
 

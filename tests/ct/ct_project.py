@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mlops_template import datasets
+from mlops_template.stages import datasets
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

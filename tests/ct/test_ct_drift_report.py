@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_template import datasets, drift_report
+from mlops_template import drift_report
+from mlops_template.stages import datasets
 
 
 def _features(model_dir: Path) -> pd.DataFrame:

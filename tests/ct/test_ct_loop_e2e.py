@@ -28,7 +28,7 @@ from ct_project import SHIFTED, Project, make_project, run_retrain_job, sh
 from monitoring_stack import http_json, require_tool, wait_until
 from standin import StandIn
 
-from mlops_template import datasets
+from mlops_template.stages import datasets
 from mlops_template.ct import payload as trigger_payload
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]

@@ -52,7 +52,7 @@ def _load(
     params["data"].update(source=source, target=target, sep=sep)
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     return subprocess.run(
-        [sys.executable, "-m", "mlops_template.load"],
+        [sys.executable, "-m", "mlops_template.stages.load"],
         cwd=workdir,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template import load, preprocess, train
+from mlops_template.stages import load, preprocess, train
 from mlops_template.core import schema
 from mlops_template.core.errors import StageError
 from mlops_template.core.config import DataParams, PreprocessParams, TrainParams

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_template import evaluate
+from mlops_template.stages import evaluate
 from mlops_template.core import bundle, card, paths, schema
 from mlops_template.core.errors import ModelLoadError, StageError
 from mlops_template.ct import commands

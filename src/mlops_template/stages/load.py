@@ -10,7 +10,7 @@ import logging
 
 import pandas as pd
 
-from mlops_template import datasets
+from mlops_template.stages import datasets
 from mlops_template.core import config, io, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError

@@ -18,7 +18,7 @@ from sklearn import metrics as skm
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from mlops_template import models
+from mlops_template.stages import models
 from mlops_template.core import bundle, config, io, paths, schema
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
