@@ -85,7 +85,7 @@ def bench(rows: int, model: str, epochs: int) -> dict[str, float]:
         pipe_wall, pipe_rss = 0.0, 0.0
         stages = []
         for stage in STAGES:
-            wall, rss = run([sys.executable, "-m", f"mlops_template.{stage}"], work)
+            wall, rss = run([sys.executable, "-m", f"mlops_template.stages.{stage}"], work)
             pipe_wall += wall
             pipe_rss = max(pipe_rss, rss)
             stages.append(f"{stage} {wall:.1f}s/{rss:.0f}MB")
