@@ -33,7 +33,7 @@ train: install ## Run the DVC pipeline (load → preprocess → train → evalua
 	@echo "model bundle: model/model.skops + model/model_card.json; plots: dvc plots show"
 
 gate: install ## Quality gate: fail if the model is below params.gate (BASELINE_REF=main compares with a branch)
-	python -m mlops_template.gate $(if $(BASELINE_REF),--baseline-ref $(BASELINE_REF))
+	python -m mlops_template.review.gate $(if $(BASELINE_REF),--baseline-ref $(BASELINE_REF))
 
 lint: install ## black --check, flake8, mypy (strict)
 	black --check --quiet src api tests bench
@@ -81,7 +81,7 @@ retrain: install ## The CI retrain job locally: update data, repro, gate, compar
 TARGET_REF ?=
 
 report: install ## MR report (metrics/params diff, plots as PNG, gate) → report/report.md (TARGET_REF=origin/main to compare)
-	python -m mlops_template.report $(if $(TARGET_REF),--target-ref $(TARGET_REF)) --out report/report.md
+	python -m mlops_template.review.report $(if $(TARGET_REF),--target-ref $(TARGET_REF)) --out report/report.md
 
 .PHONY: report
 

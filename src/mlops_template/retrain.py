@@ -55,7 +55,7 @@ def already_running(gitlab: GitLab, settings: Settings) -> str:
 
 def gate(result: Comparison, workdir: Path) -> tuple[bool, str]:
     """The quality gate, with the production model's metrics as the baseline."""
-    args = [sys.executable, "-m", "mlops_template.gate"]
+    args = [sys.executable, "-m", "mlops_template.review.gate"]
     if result.prod:
         baseline = workdir / "prod-metrics.json"
         io.write_json(baseline, result.prod)
@@ -88,18 +88,26 @@ def _image(match: re.Match[str], out_dir: Path, gitlab: GitLab | None) -> str:
 
 
 def report_markdown(out_dir: Path, gitlab: GitLab | None) -> str:
-    """The CI report (`python -m mlops_template.report`, metrics and params diff against the
+    """The CI report (`python -m mlops_template.review.report`, metrics and params diff against the
     commit being retrained) if that module exists. Its PNG plots are uploaded to the project
     (GitLab's uploads) when `gitlab` is given; otherwise they stay in `out_dir`, an artifact."""
-    if importlib.util.find_spec("mlops_template.report") is None:
+    if importlib.util.find_spec("mlops_template.review.report") is None:
         return ""
     md = out_dir / "report.md"
     done = commands.run(
-        [sys.executable, "-m", "mlops_template.report", "--target-ref", "HEAD", "--out", str(md)],
+        [
+            sys.executable,
+            "-m",
+            "mlops_template.review.report",
+            "--target-ref",
+            "HEAD",
+            "--out",
+            str(md),
+        ],
         check=False,
     )
     if done.returncode != 0 or not md.is_file():
-        log.warning("mlops_template.report failed; the MR carries the summary above only")
+        log.warning("mlops_template.review.report failed; the MR carries the summary above only")
         return ""
     lines = []
     for line in md.read_text().splitlines():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template import gate
+from mlops_template.review import gate
 from mlops_template.core import drift, metrics, schema
 from mlops_template.core.config import GateParams
 

@@ -1,7 +1,7 @@
 """Quality gate: fail when the headline metric is below `gate.min`, or worse than the
 baseline (e.g. the merge request's target branch) by more than `gate.max_drop`.
 
-    python -m mlops_template.gate [--baseline-ref main | --baseline FILE]
+    python -m mlops_template.review.gate [--baseline-ref main | --baseline FILE]
 
 Prints one line with the verdict; exits 1 when the model falls short.
 """

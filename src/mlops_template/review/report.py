@@ -1,6 +1,6 @@
 """Merge-request report: metrics and params diff, per-epoch table, plots as PNG, gate verdict.
 
-    python -m mlops_template.report [--target-ref origin/main] [--out report/report.md]
+    python -m mlops_template.review.report [--target-ref origin/main] [--out report/report.md]
 
 Writes markdown plus PNG images next to it (the MR comment CML posts in CI; `make report`
 previews it locally). Without a target ref (first commit, local preview) it shows the
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlops_template import gate
+from mlops_template.review import gate
 from mlops_template.core import config, io, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError

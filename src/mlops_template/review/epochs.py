@@ -1,6 +1,6 @@
 """Print the per-epoch training table (the layout of the paper's Table 1) from the last run.
 
-python -m mlops_template.epochs [--info reports/train_info.json]
+python -m mlops_template.review.epochs [--info reports/train_info.json]
 """
 
 from __future__ import annotations
