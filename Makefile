@@ -70,10 +70,10 @@ THRESHOLD ?= 0.2
 
 drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=0.2])
 	@test -n "$(DATA)" || { echo "usage: make drift-report DATA=path/to/batch.csv [THRESHOLD=0.2]" >&2; exit 2; }
-	python -m mlops_template.drift_report "$(DATA)" --threshold $(THRESHOLD) --format text
+	python -m mlops_template.ct.drift_report "$(DATA)" --threshold $(THRESHOLD) --format text
 
 retrain: install ## The CI retrain job locally: update data, repro, gate, compare with prod (no push/MR unless RETRAIN_PUSH=1)
-	python -m mlops_template.retrain
+	python -m mlops_template.ct.retrain
 
 .PHONY: drift-report retrain
 

@@ -1,4 +1,4 @@
-"""The retrain job (`python -m mlops_template.retrain`) for real — git, DVC, GTO, scikit-learn —
+"""The retrain job (`python -m mlops_template.ct.retrain`) for real — git, DVC, GTO, scikit-learn —
 on a throw-away project whose data is an imported CSV (ct_project.py), with GitLab's API
 replaced at the network boundary by the recording stand-in (standin.py) and GitLab's git
 server by a bare repository."""
@@ -47,7 +47,7 @@ def retrain(
         **extra,
     }
     return subprocess.run(
-        [sys.executable, "-m", "mlops_template.retrain"],
+        [sys.executable, "-m", "mlops_template.ct.retrain"],
         cwd=project.work,
         env=env(**variables),
         capture_output=True,

@@ -93,7 +93,7 @@ def description(
     lines += [
         "",
         "---",
-        "Opened by the retrain job (`python -m mlops_template.retrain`). Review the numbers, "
+        "Opened by the retrain job (`python -m mlops_template.ct.retrain`). Review the numbers, "
         "then merge: the register job versions the model; promote it with "
         "`gto assign model --stage prod`.",
     ]

@@ -1,6 +1,6 @@
 """The retrain job: drift alert or schedule → fresh data → retrained model → merge request.
 
-    python -m mlops_template.retrain        (in CI: the `retrain` job; locally: `make retrain`)
+    python -m mlops_template.ct.retrain        (in CI: the `retrain` job; locally: `make retrain`)
 
 Steps: read why it runs (TRIGGER_PAYLOAD, CI_PIPELINE_SOURCE); stop if a retrain merge
 request is already open; bring the data up to date (`dvc update` / `dvc pull`); `dvc repro`;
@@ -13,7 +13,6 @@ token only from GITLAB_TOKEN, a masked CI/CD variable.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import logging
 import os
 import re
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_template import drift_report
+from mlops_template.ct import drift_report
 from mlops_template.core import card, config, io, paths
 from mlops_template.core.errors import ConfigError, StageError
 from mlops_template.ct import commands, describe
@@ -89,10 +88,8 @@ def _image(match: re.Match[str], out_dir: Path, gitlab: GitLab | None) -> str:
 
 def report_markdown(out_dir: Path, gitlab: GitLab | None) -> str:
     """The CI report (`python -m mlops_template.review.report`, metrics and params diff against the
-    commit being retrained) if that module exists. Its PNG plots are uploaded to the project
-    (GitLab's uploads) when `gitlab` is given; otherwise they stay in `out_dir`, an artifact."""
-    if importlib.util.find_spec("mlops_template.review.report") is None:
-        return ""
+    commit being retrained). Its PNG plots are uploaded to the project (GitLab's uploads) when
+    `gitlab` is given; otherwise they stay in `out_dir`, an artifact."""
     md = out_dir / "report.md"
     done = commands.run(
         [

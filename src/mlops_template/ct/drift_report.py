@@ -1,6 +1,6 @@
 """Offline drift report: a batch of recent data (CSV/Parquet) vs the model's training reference.
 
-    python -m mlops_template.drift_report DATA [--model-dir model] [--threshold 0.2]
+    python -m mlops_template.ct.drift_report DATA [--model-dir model] [--threshold 0.2]
                                                [--format md|text|json]
 
 Prints one row per feature (PSI, chi-square p-value of the bin counts, missing share, verdict),
