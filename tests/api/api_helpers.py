@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from api.main import create_app
+from api.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `api` lives at the repo root and is not an installed package
-    sys.path.insert(0, str(ROOT))
 
 with warnings.catch_warnings():
     # Starlette warns that its TestClient will move to httpx2; httpx is what we have.
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from api.main import create_app  # noqa: E402
-from api.settings import Settings  # noqa: E402
 
 __all__ = ["ClientFn", "Settings", "TestClient", "create_app", "example", "scrape", "value"]
 
