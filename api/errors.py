@@ -63,7 +63,7 @@ def field_name(loc: tuple[Any, ...]) -> str:
 
 def _count(request: Request, why: str) -> None:
     if request.url.path == PREDICT_PATH:
-        request.app.state.metrics.rejected(why)
+        request.app.state.telemetry.rejected(why)
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:

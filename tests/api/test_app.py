@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mlops_template import metric_names
+from api.telemetry import names as metric_names
 
 from api_helpers import ClientFn, TestClient, example, scrape, value
 

@@ -22,7 +22,7 @@ from monitoring_stack import (
 )
 from promql import metric_names, panel_exprs, panels, recorded_names, rule_docs
 
-from mlops_template.metric_names import exported_series_names
+from api.telemetry.names import exported_series_names
 
 RULE_DIR = PROMETHEUS_DIR / "rules"
 STANDIN_ENV = {

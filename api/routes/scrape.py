@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import MetricsDep
+from api.deps import TelemetryDep
 
 router = APIRouter(tags=["monitoring"])
 
@@ -16,6 +16,6 @@ router = APIRouter(tags=["monitoring"])
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
     summary="Prometheus metrics (summed over all worker processes)",
 )
-def metrics(registry: MetricsDep) -> Response:
-    body, content_type = registry.exposition()
+def metrics(telemetry: TelemetryDep) -> Response:
+    body, content_type = telemetry.exposition()
     return Response(body, media_type=content_type)
