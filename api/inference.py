@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.special import expit
 
 from mlops_template.core import schema
+from mlops_template.core.drift import DriftReference, NumericBins
 from mlops_template.core.schema import Feature
 
 from api.records import Records
@@ -208,14 +209,14 @@ class FastPath:
         )
 
 
-def probe_rows(features: list[Feature], reference: dict[str, Any], n: int = 64) -> list[list[Any]]:
+def probe_rows(features: list[Feature], reference: DriftReference, n: int = 64) -> list[list[Any]]:
     """Rows covering every reference bin, every category, an unknown one and missing values."""
     rng = np.random.default_rng(0)
     rows: list[list[Any]] = []
     for k in range(n):
         row: list[Any] = []
         for f in features:
-            ref = reference.get(f.name, {})
+            ref = reference.features.get(f.name)
             if f.nullable and k % 7 == 3:
                 row.append(None)
             elif f.kind == "categorical":
@@ -226,7 +227,7 @@ def probe_rows(features: list[Feature], reference: dict[str, Any], n: int = 64) 
             else:
                 lo = f.minimum if f.minimum is not None else -1.0
                 hi = f.maximum if f.maximum is not None else 1.0
-                points = [lo, hi, *ref.get("edges", [])]
+                points = [lo, hi, *(ref.edges if isinstance(ref, NumericBins) else [])]
                 row.append(float(points[k % len(points)]) if k < 8 else float(rng.uniform(lo, hi)))
         rows.append(row)
     return rows
@@ -243,7 +244,7 @@ def agree(a: Output, b: Output, tolerance: float = 1e-5) -> bool:
 
 
 def choose(
-    pipeline: Any, features: list[Feature], task: str, reference: dict[str, Any], use_onnx: bool
+    pipeline: Any, features: list[Feature], task: str, reference: DriftReference, use_onnx: bool
 ) -> Backend:
     """The fast path when it reproduces the pipeline on probe rows; else the sklearn pipeline."""
     slow = SklearnBackend(pipeline, features, task)

@@ -15,6 +15,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from mlops_template.core.card import ModelCard
+from mlops_template.core.errors import CardError
+
 from api import errors, schemas
 from api.batcher import Batcher
 from api.telemetry.recorder import Telemetry
@@ -22,7 +25,7 @@ from api.records import Parser
 from api.middleware import LimitBody, Observe
 from api.routes import health, model, predict, scrape
 from api.settings import Settings
-from api.state import CardError, State, load, read_card
+from api.state import State, load, read_card
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +47,26 @@ def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (default: from the environment)."""
     settings = settings or Settings()
-    try:
+    card: ModelCard | None = None
+    card_error = ""
+    try:  # once: the request schema, the metrics and the model all come from this card
         card = read_card(settings.model_dir, settings.model_version)
     except CardError as exc:
-        log.error("no model card, serving a generic schema: %s", exc)
-        card = None
+        log.error("model not loaded, serving a generic schema: %s", exc)
+        card_error = str(exc)
     telemetry = Telemetry(card)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Loading runs before the server accepts connections, so blocking here is harmless.
-        state = load(settings.model_dir, settings.model_version, settings.use_onnx)
+        if card is None:
+            state = State(card=None, error=card_error)
+        else:
+            state = load(settings.model_dir, card, settings.use_onnx)
         app.state.model = state
         if state.model is not None:
             loaded = state.model
-            telemetry.bind(loaded.card, loaded.card.version, loaded.load_seconds, loaded.loaded_at)
+            telemetry.bind(loaded.card, loaded.load_seconds, loaded.loaded_at)
             parser = Parser(request_model, loaded.card.features, settings.max_batch)
             app.state.batcher = Batcher(parser, loaded, telemetry)
         telemetry.start()

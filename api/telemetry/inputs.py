@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from prometheus_client import Counter, Gauge
 
-from mlops_template.core.drift import OTHER
+from mlops_template.core.drift import OTHER, CategoricalBins, FeatureBins, NumericBins
 from mlops_template.core.schema import Feature
 
 from api.records import Records
@@ -20,7 +20,7 @@ from api.telemetry.tally import Tally
 
 
 @dataclass(frozen=True)
-class FeatureBins:
+class FeatureChildren:
     """Counter children of one feature, and how a value finds its bin."""
 
     position: int
@@ -49,24 +49,25 @@ class InputCounter:
         tally: Tally,
         metrics: InputMetrics,
         features: list[Feature],
-        reference: dict[str, Any],
+        reference: dict[str, FeatureBins],
     ) -> None:
         self.tally = tally
-        self.features: list[FeatureBins] = []
+        self.features: list[FeatureChildren] = []
         for position, feature in enumerate(features):
             ref = reference.get(feature.name)
             if ref is None:
                 continue
-            for b, share in enumerate(ref["proportions"]):
+            for b, share in enumerate(ref.proportions):
                 metrics.feature_reference.labels(feature.name, str(b)).set(share)
-            known = [c for c in ref.get("categories", []) if c != OTHER]
-            bins = range(len(ref["proportions"]))
+            categories = ref.categories if isinstance(ref, CategoricalBins) else []
+            known = [c for c in categories if c != OTHER]
+            bins = range(len(ref.proportions))
             self.features.append(
-                FeatureBins(
+                FeatureChildren(
                     position=position,
                     name=feature.name,
-                    numeric=ref["kind"] == "numeric",
-                    edges=[float(e) for e in ref.get("edges", [])],
+                    numeric=isinstance(ref, NumericBins),
+                    edges=list(ref.edges) if isinstance(ref, NumericBins) else [],
                     lookup={c: i for i, c in enumerate(known)},
                     bins=[metrics.feature_bin.labels(feature.name, str(b)) for b in bins],
                     missing=metrics.missing.labels(feature.name),

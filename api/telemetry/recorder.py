@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry
 
+from mlops_template.core.card import ModelCard
+from mlops_template.core.drift import NumericBins
+
 from api.records import Records
-from api.state import Card
 from api.telemetry import names
 from api.telemetry import promclient as prom
 from api.telemetry.inputs import InputCounter, InputMetrics
@@ -29,7 +31,7 @@ CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1
 class Telemetry:
     """All metrics of one app. `bind(card)` adds the model's labels once the model is loaded."""
 
-    def __init__(self, card: Card | None) -> None:
+    def __init__(self, card: ModelCard | None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = prom.counter(names.HTTP_REQUESTS, r)
@@ -61,19 +63,20 @@ class Telemetry:
         self._prediction_edges: list[float] = []
         self._value: Any = None
 
-    def bind(self, card: Card, version: str, load_seconds: float, loaded_at: float) -> None:
+    def bind(self, card: ModelCard, load_seconds: float, loaded_at: float) -> None:
         """Model info, reference proportions and the label children of the loaded model."""
-        self.info.labels(card.name, version, card.task).set(1)
+        self.info.labels(card.name, card.version, card.task).set(1)
         self.load_seconds.set(load_seconds)
         self.loaded_at.set(loaded_at)
-        reference = card.reference.get("features", {})
-        self._counter = InputCounter(self.tally, self.inputs, card.features, reference)
-        prediction = card.reference.get("prediction", {})
-        for b, share in enumerate(prediction.get("proportions", [])):
+        reference = card.drift_reference
+        self._counter = InputCounter(self.tally, self.inputs, card.features, reference.features)
+        proportions = reference.prediction.proportions
+        for b, share in enumerate(proportions):
             self.prediction_reference.labels(str(b)).set(share)
-        n_bins = len(prediction.get("proportions", []))
-        self._prediction_bins = [self.prediction_bin.labels(str(b)) for b in range(n_bins)]
-        self._prediction_edges = [float(e) for e in prediction.get("edges", [])]
+        self._prediction_bins = [
+            self.prediction_bin.labels(str(b)) for b in range(len(proportions))
+        ]
+        self._prediction_edges = _prediction_edges(card)
         self._classes = [self.predictions.labels(c) for c in card.classes]
         self._value = self.predictions.labels("value") if card.task == "regression" else None
 
@@ -142,8 +145,7 @@ class Telemetry:
         return prom.exposition(self.registry)
 
 
-def _prediction_edges(card: Card | None) -> list[float]:
-    if card is None or card.task != "regression":
+def _prediction_edges(card: ModelCard | None) -> list[float]:
+    if card is None or not isinstance(card.drift_reference.prediction, NumericBins):
         return []
-    edges = card.reference.get("prediction", {}).get("edges", [])
-    return [float(e) for e in edges]
+    return list(card.drift_reference.prediction.edges)

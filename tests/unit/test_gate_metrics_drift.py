@@ -77,16 +77,18 @@ def test_drift_reference_bins_match_the_training_distribution() -> None:
         ["p"],
         10,
     )
-    numeric = ref["features"]["x"]
-    assert len(numeric["edges"]) == 9 and len(numeric["proportions"]) == 10
-    assert all(abs(p - 0.1) < 0.011 for p in numeric["proportions"])
-    categorical = ref["features"]["c"]
-    assert categorical["categories"] == ["u", "v", drift.OTHER]
-    assert categorical["proportions"][2] == 0.0
-    assert ref["prediction"]["proportions"] == [1.0]
+    numeric = ref.features["x"]
+    assert isinstance(numeric, drift.NumericBins)
+    assert len(numeric.edges) == 9 and len(numeric.proportions) == 10
+    assert all(abs(p - 0.1) < 0.011 for p in numeric.proportions)
+    categorical = ref.features["c"]
+    assert isinstance(categorical, drift.CategoricalBins)
+    assert categorical.categories == ["u", "v", drift.OTHER]
+    assert categorical.proportions[2] == 0.0
+    assert ref.prediction.proportions == [1.0]
     # the same data binned again shows no drift
     again = drift.counts(frame["x"], numeric)
-    assert drift.psi(numeric["proportions"], again / again.sum()) < 1e-3
+    assert drift.psi(numeric.proportions, again / again.sum()) < 1e-3
 
 
 def test_bin_index_edges_are_right_closed() -> None:

@@ -8,16 +8,56 @@ can't disagree. Bins for a numeric feature with inner edges e_1 < … < e_k are
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 
 from mlops_template.core.schema import Feature
 
 OTHER = "__other__"
 EPS = 1e-4  # floor for proportions in PSI, so an empty bin doesn't give infinity
+
+
+class NumericBins(BaseModel):
+    """Bins (-inf, e_1], …, (e_k, inf) of a number and the training share of each."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["numeric"] = "numeric"
+    edges: list[float]
+    proportions: list[float]
+
+
+class CategoricalBins(BaseModel):
+    """One bin per training category (the last one, OTHER, for unseen values)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["categorical"] = "categorical"
+    categories: list[str]
+    proportions: list[float]
+
+
+class NumericFeatureBins(NumericBins):
+    missing: float  # share of missing values in the training split
+
+
+class CategoricalFeatureBins(CategoricalBins):
+    missing: float
+
+
+Bins = NumericBins | CategoricalBins
+FeatureBins = Annotated[NumericFeatureBins | CategoricalFeatureBins, Field(discriminator="kind")]
+PredictionBins = Annotated[NumericBins | CategoricalBins, Field(discriminator="kind")]
+
+
+class DriftReference(BaseModel):
+    """The training split's distribution: per feature, and of the model's predictions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    features: dict[str, FeatureBins]
+    prediction: PredictionBins
 
 
 def quantile_edges(values: np.ndarray, bins: int) -> list[float]:
@@ -51,25 +91,23 @@ def proportions(indices: np.ndarray, n_bins: int) -> list[float]:
     return [round(float(c), 6) for c in counts / counts.sum()]
 
 
-def feature_reference(column: pd.Series, feature: Feature, bins: int) -> dict[str, Any]:
+def feature_reference(column: pd.Series, feature: Feature, bins: int) -> FeatureBins:
     missing = round(float(column.isna().mean()), 6)
     if feature.kind == "categorical":
         categories = list(feature.categories)
         idx = category_index(column, categories)
-        return {
-            "kind": "categorical",
-            "categories": categories + [OTHER],
-            "proportions": proportions(idx, len(categories) + 1),
-            "missing": missing,
-        }
+        return CategoricalFeatureBins(
+            categories=categories + [OTHER],
+            proportions=proportions(idx, len(categories) + 1),
+            missing=missing,
+        )
     values = column.to_numpy(dtype=float)
     edges = quantile_edges(values, bins)
-    return {
-        "kind": "numeric",
-        "edges": edges,
-        "proportions": proportions(bin_index(values, edges), len(edges) + 1),
-        "missing": missing,
-    }
+    return NumericFeatureBins(
+        edges=edges,
+        proportions=proportions(bin_index(values, edges), len(edges) + 1),
+        missing=missing,
+    )
 
 
 def reference(
@@ -79,27 +117,22 @@ def reference(
     task: str,
     classes: list[str],
     bins: int,
-) -> dict[str, Any]:
+) -> DriftReference:
     """Drift reference of the training split: per-feature bins and the prediction distribution."""
-    ref: dict[str, Any] = {
-        "features": {f.name: feature_reference(frame[f.name], f, bins) for f in features}
-    }
+    prediction: Bins
     if task == "classification":
         idx = category_index(pd.Series(predictions), classes)
-        ref["prediction"] = {
-            "kind": "categorical",
-            "categories": classes,
-            "proportions": proportions(idx, len(classes)),
-        }
+        prediction = CategoricalBins(categories=classes, proportions=proportions(idx, len(classes)))
     else:
         values = predictions.astype(float)
         edges = quantile_edges(values, bins)
-        ref["prediction"] = {
-            "kind": "numeric",
-            "edges": edges,
-            "proportions": proportions(bin_index(values, edges), len(edges) + 1),
-        }
-    return ref
+        prediction = NumericBins(
+            edges=edges, proportions=proportions(bin_index(values, edges), len(edges) + 1)
+        )
+    return DriftReference(
+        features={f.name: feature_reference(frame[f.name], f, bins) for f in features},
+        prediction=prediction,
+    )
 
 
 def psi(expected: list[float] | np.ndarray, actual: list[float] | np.ndarray) -> float:
@@ -119,14 +152,14 @@ def chi_square_pvalue(expected: list[float] | np.ndarray, counts: np.ndarray) ->
     return float(stats.chisquare(counts, e).pvalue)
 
 
-def counts(column: pd.Series, ref: dict[str, Any]) -> np.ndarray:
+def counts(column: pd.Series, ref: Bins) -> np.ndarray:
     """Counts of `column` in the reference's bins (missing values not counted)."""
-    if ref["kind"] == "categorical":
-        known = [c for c in ref["categories"] if c != OTHER]
+    if isinstance(ref, CategoricalBins):
+        known = [c for c in ref.categories if c != OTHER]
         idx = category_index(column, known)
-        n_bins = len(ref["categories"])
+        n_bins = len(ref.categories)
     else:
-        idx = bin_index(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), ref["edges"])
-        n_bins = len(ref["edges"]) + 1
+        idx = bin_index(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), ref.edges)
+        n_bins = len(ref.edges) + 1
     present = idx[idx >= 0]
     return np.bincount(present, minlength=n_bins).astype(float)

@@ -11,3 +11,7 @@ class ConfigError(ValueError):
 
 class ModelLoadError(RuntimeError):
     """The model file is missing, corrupt, tampered with or holds untrusted types."""
+
+
+class CardError(StageError):
+    """The model card is missing, unreadable, invalid or newer than this code."""

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_template.stages import evaluate
-from mlops_template.core import bundle, card, paths, schema
+from mlops_template.core import bundle, card, paths
 from mlops_template.core.errors import ModelLoadError, StageError
 from mlops_template.ct import commands
 
@@ -50,15 +50,15 @@ def fetch_bundle(ref: str, target: Path) -> Path:
 
 def score_bundle(model_dir: Path, test: pd.DataFrame) -> dict[str, float]:
     """Test metrics of the bundle in `model_dir` on `test`, computed as the evaluate stage does."""
-    model_card = card.read(model_dir / paths.MODEL_CARD.name)
-    model = bundle.load(model_dir / model_card["model_file"], expected_sha256=model_card["sha256"])
-    features = schema.from_json(model_card["features"])
-    task, target = model_card["task"], model_card["target"]
+    model_card = card.read(model_dir)
+    model = bundle.load(model_dir / model_card.model_file, expected_sha256=model_card.sha256)
+    features = model_card.features
+    task, target = model_card.task, model_card.target
     if target not in test:
         raise StageError(f"the test split has no column '{target}' (the production model's target)")
     y = test[target].astype(str if task == "classification" else float).to_numpy()
     pred, proba = evaluate.predict(model, test, features, task)
-    classes = np.asarray(model_card["classes"], dtype=object)
+    classes = np.asarray(model_card.classes, dtype=object)
     return {k: round(float(v), 6) for k, v in evaluate.score(y, pred, proba, classes).items()}
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from mlops_template.stages import datasets
 from mlops_template.core import bundle, card, drift, paths, schema
+from mlops_template.core.card import ModelCard
 from mlops_template.core.errors import ModelLoadError, StageError
 
 log = logging.getLogger(__name__)
@@ -68,31 +69,30 @@ class Report:
         }
 
 
-def compare_column(name: str, column: pd.Series, ref: dict[str, Any], threshold: float) -> Row:
+def compare_column(name: str, column: pd.Series, ref: drift.Bins, threshold: float) -> Row:
     """PSI and chi-square p-value of `column` binned into the reference bins of `ref`."""
     n = drift.counts(column, ref)
     actual = n / n.sum() if n.sum() else np.zeros_like(n)
-    value = drift.psi(ref["proportions"], actual) if n.sum() else 0.0
+    value = drift.psi(ref.proportions, actual) if n.sum() else 0.0
     return Row(
         name=name,
         psi=round(value, 6),
-        pvalue=round(drift.chi_square_pvalue(ref["proportions"], n), 6),
+        pvalue=round(drift.chi_square_pvalue(ref.proportions, n), 6),
         missing=round(float(column.isna().mean()) if len(column) else 0.0, 6),
-        reference_missing=float(ref.get("missing", 0.0)),
+        reference_missing=float(getattr(ref, "missing", 0.0)),  # predictions have none
         drifted=bool(n.sum()) and value >= threshold,
     )
 
 
-def missing_columns(frame: pd.DataFrame, model_card: dict[str, Any]) -> list[str]:
-    return [name for name in model_card["drift_reference"]["features"] if name not in frame]
+def missing_columns(frame: pd.DataFrame, model_card: ModelCard) -> list[str]:
+    return [name for name in model_card.drift_reference.features if name not in frame]
 
 
-def predictions(model_dir: Path, model_card: dict[str, Any], frame: pd.DataFrame) -> pd.Series:
+def predictions(model_dir: Path, model_card: ModelCard, frame: pd.DataFrame) -> pd.Series:
     """The model's predictions for `frame` (classes as str, or values), like the API makes them."""
-    features = schema.from_json(model_card["features"])
-    model = bundle.load(model_dir / model_card["model_file"], expected_sha256=model_card["sha256"])
-    x = schema.coerce(frame, features)
-    if model_card["task"] == "classification":
+    model = bundle.load(model_dir / model_card.model_file, expected_sha256=model_card.sha256)
+    x = schema.coerce(frame, model_card.features)
+    if model_card.task == "classification":
         proba = model.predict_proba(x)
         return pd.Series([str(c) for c in model.classes_[np.argmax(proba, axis=1)]])
     return pd.Series(model.predict(x).astype(float))
@@ -100,30 +100,29 @@ def predictions(model_dir: Path, model_card: dict[str, Any], frame: pd.DataFrame
 
 def compare(frame: pd.DataFrame, model_dir: Path, threshold: float = DEFAULT_THRESHOLD) -> Report:
     """Drift of every feature of the model card (and of the predictions) in `frame`."""
-    model_card = card.read(model_dir / "model_card.json")
+    model_card = card.read(model_dir)
     missing = missing_columns(frame, model_card)
     if missing:
         raise StageError(
             f"the batch lacks {len(missing)} feature column(s) the model was trained on: "
             f"{', '.join(missing)}"
         )
-    features = schema.from_json(model_card["features"])
-    x = schema.coerce(frame, features)
-    reference = model_card["drift_reference"]
+    x = schema.coerce(frame, model_card.features)
+    reference = model_card.drift_reference
     rows = [
-        compare_column(name, x[name], ref, threshold) for name, ref in reference["features"].items()
+        compare_column(name, x[name], ref, threshold) for name, ref in reference.features.items()
     ]
     rows.sort(key=lambda r: (-r.psi, r.name))
     prediction: Row | None = None
     note = ""
-    model_file = model_dir / model_card["model_file"]
+    model_file = model_dir / model_card.model_file
     if not model_file.is_file():
         note = f"skipped: {model_file} not found (run `dvc pull` or `make train`)"
     elif len(frame) == 0:
         note = "skipped: the batch has no rows"
     else:
         pred = predictions(model_dir, model_card, frame)
-        prediction = compare_column("(prediction)", pred, reference["prediction"], threshold)
+        prediction = compare_column("(prediction)", pred, reference.prediction, threshold)
     return Report(rows, prediction, note, threshold, len(frame))
 
 
@@ -200,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     try:
-        if not (args.model_dir / "model_card.json").is_file():
-            raise StageError(f"{args.model_dir / 'model_card.json'} not found; run `make train`")
+        if not (args.model_dir / card.FILE_NAME).is_file():
+            raise StageError(f"{args.model_dir / card.FILE_NAME} not found; run `make train`")
         if not args.data.is_file():
             raise StageError(f"{args.data}: file not found")
         frame = datasets.read(str(args.data), args.sep)  # its errors name the file

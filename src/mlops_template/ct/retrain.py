@@ -160,7 +160,7 @@ def retrain(settings: Settings, reason: Reason, workdir: Path) -> str:
     changed = commands.changed(TRACKED + imports)
     if not any(f == "dvc.lock" or f.endswith(".dvc") for f in changed):
         return f"no change: data and model are as committed ({verdict})"
-    version = card.read(paths.MODEL_CARD)["version"]
+    version = card.read(paths.MODEL_CARD).version
     title = describe.title(reason, version)
     text = describe.description(
         reason,

@@ -90,10 +90,8 @@ def main() -> None:
         params.evaluate.drift_bins,
     )
     io.write_json(paths.METRICS, scores)
-    io.write_json(
-        paths.MODEL_CARD,
-        card.build(info, scores, config.as_dict(params), reference, paths.MODEL.name),
-    )
+    model_card = card.build(info, scores, config.as_dict(params), reference, paths.MODEL.name)
+    card.write(model_card, paths.MODEL_CARD)
     log.info(
         "evaluate: test metrics %s -> %s, model card %s", scores, paths.METRICS, paths.MODEL_CARD
     )
