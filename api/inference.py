@@ -5,7 +5,7 @@ imputer + one-hot encoder for categories) is a handful of arrays; `FastPath` app
 with numpy and runs the estimator exported to ONNX. It is checked against the sklearn
 pipeline on probe rows at load time. Any pipeline it does not recognise, an export that
 fails, or a probe that disagrees makes the server fall back — logged — to the sklearn
-pipeline (`schema.coerce` + `predict_proba`), which is exact but about 1000x slower.
+pipeline (`mlops_template.core.predict`), which is exact but about 1000x slower.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from mlops_template.core import schema
+from mlops_template.core.predict import predict_frame
 from mlops_template.core.drift import DriftReference, NumericBins
 from mlops_template.core.schema import Feature
 
@@ -48,7 +48,7 @@ class Backend(Protocol):
 
 
 class SklearnBackend:
-    """The reference path: a DataFrame through `schema.coerce` and the whole sklearn pipeline."""
+    """The reference path: a DataFrame through the whole sklearn pipeline (`predict_frame`)."""
 
     name = "sklearn"
 
@@ -58,10 +58,10 @@ class SklearnBackend:
 
     def run(self, records: Records) -> Output:
         frame = pd.DataFrame(list(records.rows), columns=self.columns)
-        frame = schema.coerce(frame, self.features)
-        if self.task == "classification":
-            return Output(np.asarray(self.pipeline.predict_proba(frame), dtype=float), None)
-        return Output(None, np.asarray(self.pipeline.predict(frame), dtype=float))
+        values, proba = predict_frame(self.pipeline, frame, self.features, self.task)
+        if proba is not None:
+            return Output(np.asarray(proba, dtype=float), None)
+        return Output(None, np.asarray(values, dtype=float))
 
 
 def _single(pipeline: Any, kinds: tuple[type, ...]) -> list[Any]:

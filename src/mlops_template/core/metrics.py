@@ -33,6 +33,15 @@ def classification(
     return {k: round(float(v), 6) for k, v in scores.items()}
 
 
+def score(
+    y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: np.ndarray
+) -> dict[str, float]:
+    """The test metrics: classification when there are probabilities, else regression."""
+    if proba is not None:
+        return classification(y, pred, proba, classes)
+    return regression(y.astype(float), pred.astype(float))
+
+
 def regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """MAE, RMSE and R² (paper equations 2–4)."""
     scores = {

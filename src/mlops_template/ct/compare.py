@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_template.stages import evaluate
-from mlops_template.core import bundle, card, paths
+from mlops_template.core import bundle, card, metrics, paths
 from mlops_template.core.errors import ModelLoadError, StageError
+from mlops_template.core.predict import predict_frame, truth
 from mlops_template.ct import commands
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,10 @@ def score_bundle(model_dir: Path, test: pd.DataFrame) -> dict[str, float]:
     task, target = model_card.task, model_card.target
     if target not in test:
         raise StageError(f"the test split has no column '{target}' (the production model's target)")
-    y = test[target].astype(str if task == "classification" else float).to_numpy()
-    pred, proba = evaluate.predict(model, test, features, task)
+    pred, proba = predict_frame(model, test, features, task)
     classes = np.asarray(model_card.classes, dtype=object)
-    return {k: round(float(v), 6) for k, v in evaluate.score(y, pred, proba, classes).items()}
+    scores = metrics.score(truth(test, target, task), pred, proba, classes)
+    return {k: round(float(v), 6) for k, v in scores.items()}
 
 
 def committed_metrics(ref: str) -> dict[str, float]:

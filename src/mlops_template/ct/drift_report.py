@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_template.stages import datasets
 from mlops_template.core import bundle, card, drift, paths, schema
 from mlops_template.core.card import ModelCard
 from mlops_template.core.errors import ModelLoadError, StageError
+from mlops_template.core.predict import predict_frame
+from mlops_template.stages import datasets
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,10 @@ def missing_columns(frame: pd.DataFrame, model_card: ModelCard) -> list[str]:
 def predictions(model_dir: Path, model_card: ModelCard, frame: pd.DataFrame) -> pd.Series:
     """The model's predictions for `frame` (classes as str, or values), like the API makes them."""
     model = bundle.load(model_dir / model_card.model_file, expected_sha256=model_card.sha256)
-    x = schema.coerce(frame, model_card.features)
+    labels, _ = predict_frame(model, frame, model_card.features, model_card.task)
     if model_card.task == "classification":
-        proba = model.predict_proba(x)
-        return pd.Series([str(c) for c in model.classes_[np.argmax(proba, axis=1)]])
-    return pd.Series(model.predict(x).astype(float))
+        return pd.Series([str(c) for c in labels])
+    return pd.Series(labels.astype(float))
 
 
 def compare(frame: pd.DataFrame, model_dir: Path, threshold: float = DEFAULT_THRESHOLD) -> Report:

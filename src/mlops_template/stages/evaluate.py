@@ -8,29 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
-from sklearn.pipeline import Pipeline
 
 from mlops_template.core import bundle, card, config, drift, io, metrics, paths, schema
+from mlops_template.core.predict import predict_frame, truth
 
 log = logging.getLogger(__name__)
-
-
-def predict(
-    model: Pipeline, frame: pd.DataFrame, features: list[schema.Feature], task: str
-) -> tuple[np.ndarray, np.ndarray | None]:
-    x = schema.coerce(frame, features)
-    if task == "classification":
-        proba = model.predict_proba(x)
-        return model.classes_[np.argmax(proba, axis=1)], proba
-    return model.predict(x), None
-
-
-def score(
-    y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: np.ndarray
-) -> dict[str, float]:
-    if proba is not None:
-        return metrics.classification(y, pred, proba, classes)
-    return metrics.regression(y.astype(float), pred.astype(float))
 
 
 def plots(
@@ -73,14 +55,14 @@ def main() -> None:
     classes = np.asarray(info["classes"], dtype=object)
 
     test = pd.read_parquet(paths.TEST)
-    y = test[target].astype(str if task == "classification" else float).to_numpy()
-    pred, proba = predict(model, test, features, task)
-    scores = score(y, pred, proba, classes)
+    y = truth(test, target, task)
+    pred, proba = predict_frame(model, test, features, task)
+    scores = metrics.score(y, pred, proba, classes)
     for name, rows in plots(y, pred, proba, classes).items():
         io.write_json(paths.PLOTS / f"{name}.json", rows)
 
     train = pd.read_parquet(paths.TRAIN)
-    train_pred, _ = predict(model, train, features, task)
+    train_pred, _ = predict_frame(model, train, features, task)
     reference = drift.reference(
         schema.coerce(train, features),
         features,

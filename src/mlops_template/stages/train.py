@@ -18,11 +18,12 @@ from sklearn import metrics as skm
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from mlops_template.stages import models
 from mlops_template.core import bundle, config, io, paths, schema
 from mlops_template.core.cli import run
-from mlops_template.core.errors import StageError
 from mlops_template.core.config import TrainParams
+from mlops_template.core.errors import StageError
+from mlops_template.core.predict import predict, truth
+from mlops_template.stages import models
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +43,13 @@ def epoch_scores(
     y_scale: float,
 ) -> dict[str, float]:
     """Loss and accuracy (classification) or loss and RMSE (regression) on one split."""
-    if task == "classification":
-        proba = model.predict_proba(part.x)
-        pred = model.classes_[np.argmax(proba, axis=1)]
+    pred, proba = predict(model, part.x, task)
+    if proba is not None:
         return {
             "loss": float(skm.log_loss(part.y, proba, labels=classes)),
             "accuracy": float(skm.accuracy_score(part.y, pred)),
         }
-    pred = model.predict(part.x) * y_scale + y_mean
+    pred = pred * y_scale + y_mean
     mse = float(skm.mean_squared_error(part.y, pred))
     return {"loss": mse, "rmse": float(np.sqrt(mse))}
 
@@ -111,7 +111,7 @@ def main() -> None:
     def split(path: Any) -> Split:
         frame = pd.read_parquet(path)
         x = preprocessor.transform(schema.coerce(frame, features))
-        y = frame[target].astype(str if task == "classification" else float).to_numpy()
+        y = truth(frame, target, task)
         return Split(np.asarray(x, dtype=np.float64), y)
 
     train, val = split(paths.TRAIN), split(paths.VAL)
