@@ -66,11 +66,11 @@ clean: ## Remove caches and build outputs (keeps .venv and data)
 
 # --- Continuous training (drift report, retrain job; README.md#continuous-training) ---
 DATA ?=
-THRESHOLD ?= 0.2
+THRESHOLD ?=
 
-drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=0.2])
+drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=PSI, default that of the alerts])
 	@test -n "$(DATA)" || { echo "usage: make drift-report DATA=path/to/batch.csv [THRESHOLD=0.2]" >&2; exit 2; }
-	python -m mlops_template.ct.drift_report "$(DATA)" --threshold $(THRESHOLD) --format text
+	python -m mlops_template.ct.drift_report "$(DATA)" $(if $(THRESHOLD),--threshold $(THRESHOLD)) --format text
 
 retrain: install ## The CI retrain job locally: update data, repro, gate, compare with prod (no push/MR unless RETRAIN_PUSH=1)
 	python -m mlops_template.ct.retrain

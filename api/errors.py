@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-PREDICT_PATH = "/predict"
+from api.routes import PREDICT_PATH
 
 
 class ModelNotReady(Exception):

@@ -20,13 +20,11 @@ from scipy.special import expit
 
 from mlops_template.core.predict import predict_frame
 from mlops_template.core.drift import DriftReference, NumericBins
-from mlops_template.core.schema import Feature
+from mlops_template.core.schema import MISSING, Feature
 
 from api.records import Records
 
 log = logging.getLogger(__name__)
-
-MISSING = "__missing__"
 
 
 class Unsupported(ValueError):

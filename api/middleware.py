@@ -12,7 +12,8 @@ import time
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PREDICT_PATH, BodyTooLarge
+from api.errors import BodyTooLarge
+from api.routes import PREDICT_PATH
 from api.telemetry.recorder import Telemetry
 
 

@@ -22,6 +22,7 @@ from api.deps import ApiKey
 from api.errors import OutputNotFinite
 from api.telemetry.recorder import Telemetry
 from api.records import Parser, Records
+from api.routes import PREDICT_PATH
 from api.schemas import Error, PredictResponse, ValidationErrors
 from api.state import Loaded
 
@@ -100,7 +101,7 @@ def build(protected: bool) -> APIRouter:
     router = APIRouter(tags=["predict"])
 
     @router.post(
-        "/predict",
+        PREDICT_PATH,
         response_model=PredictResponse,
         dependencies=[ApiKey] if protected else [],
         responses={

@@ -19,6 +19,9 @@ from mlops_template.core.schema import Feature
 
 OTHER = "__other__"
 EPS = 1e-4  # floor for proportions in PSI, so an empty bin doesn't give infinity
+# PSI < 0.1 stable, 0.1-0.2 moderate, above 0.2 a significant shift. The FeatureDrift and
+# PredictionDrift alerts (monitoring/prometheus/rules/alerts.yml) fire at the same `> 0.2`.
+PSI_THRESHOLD = 0.2
 
 
 class NumericBins(BaseModel):
@@ -140,6 +143,11 @@ def psi(expected: list[float] | np.ndarray, actual: list[float] | np.ndarray) ->
     e = np.clip(np.asarray(expected, dtype=float), EPS, None)
     a = np.clip(np.asarray(actual, dtype=float), EPS, None)
     return float(np.sum((a - e) * np.log(a / e)))
+
+
+def drifted(psi_value: float, threshold: float = PSI_THRESHOLD) -> bool:
+    """A PSI above the threshold is drift (the same comparison as the alert rules)."""
+    return psi_value > threshold
 
 
 def chi_square_pvalue(expected: list[float] | np.ndarray, counts: np.ndarray) -> float:

@@ -17,6 +17,8 @@ from mlops_template.core.errors import StageError
 Kind = Literal["numeric", "categorical", "boolean"]
 # A numeric label with at most this many distinct integer values is taken as classes.
 MAX_INFERRED_CLASSES = 20
+# What a missing categorical value becomes before one-hot encoding (training and serving).
+MISSING = "__missing__"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from mlops_template.core import bundle, card, metrics, paths
 from mlops_template.core.errors import ModelLoadError, StageError
 from mlops_template.core.predict import predict_frame, truth
 from mlops_template.ct import commands
+from mlops_template.review import gate
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def fetch_bundle(ref: str, target: Path) -> Path:
         out.unlink(missing_ok=True)
         commands.run(
             ["dvc", "get", ".", path.as_posix(), "--rev", ref, "-o", str(out)],
-            timeout=commands.REMOTE_TIMEOUT,
+            timeout=commands.remote_timeout(),
         )
     return target
 
@@ -62,12 +62,6 @@ def score_bundle(model_dir: Path, test: pd.DataFrame) -> dict[str, float]:
     return {k: round(float(v), 6) for k, v in scores.items()}
 
 
-def committed_metrics(ref: str) -> dict[str, float]:
-    text = commands.git_output("show", f"{ref}:{paths.METRICS.as_posix()}")
-    data: dict[str, float] = json.loads(text)
-    return data
-
-
 def against_prod(model: str, stage: str, workdir: Path) -> Comparison:
     """Compare reports/metrics.json (the retrained model) with the `stage` version of `model`."""
     new: dict[str, float] = json.loads(paths.METRICS.read_text())
@@ -83,8 +77,7 @@ def against_prod(model: str, stage: str, workdir: Path) -> Comparison:
         log.warning(
             "can't score %s on the new test split (%s); using its committed metrics", ref, exc
         )
-    try:
-        return Comparison(new, committed_metrics(ref), ref, f"metrics committed at {ref}")
-    except (commands.CommandError, json.JSONDecodeError, subprocess.SubprocessError) as exc:
-        log.warning("no metrics at %s: %s", ref, exc)
+    committed = gate.baseline_from_ref(ref)
+    if committed is None:
         return Comparison(new, {}, ref, f"no metrics found at {ref}")
+    return Comparison(new, committed, ref, f"metrics committed at {ref}")

@@ -1,13 +1,14 @@
 """Offline drift report: a batch of recent data (CSV/Parquet) vs the model's training reference.
 
-    python -m mlops_template.ct.drift_report DATA [--model-dir model] [--threshold 0.2]
+    python -m mlops_template.ct.drift_report DATA [--model-dir model] [--threshold PSI]
                                                [--format md|text|json]
 
 Prints one row per feature (PSI, chi-square p-value of the bin counts, missing share, verdict),
 most drifted first, then the prediction drift when the model file is next to the card.
-Exit code: 0 no drift, 1 some PSI >= threshold, 2 the batch can't be compared (missing
-columns, unreadable file). The bins are the model card's `drift_reference`, binned with
-the same `mlops_template.core.drift` code the API uses, so offline and live drift agree.
+Exit code: 0 no drift, 1 some PSI above the threshold (default `drift.PSI_THRESHOLD`, the
+alert rules' value), 2 the batch can't be compared (missing columns, unreadable file). The bins
+are the model card's `drift_reference`, binned with the same `mlops_template.core.drift` code
+the API uses, so offline and live drift agree.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from mlops_template.core.predict import predict_frame
 from mlops_template.stages import datasets
 
 log = logging.getLogger(__name__)
-
-DEFAULT_THRESHOLD = 0.2  # PSI: < 0.1 stable, 0.1-0.2 moderate, >= 0.2 significant shift
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def compare_column(name: str, column: pd.Series, ref: drift.Bins, threshold: flo
         pvalue=round(drift.chi_square_pvalue(ref.proportions, n), 6),
         missing=round(float(column.isna().mean()) if len(column) else 0.0, 6),
         reference_missing=float(getattr(ref, "missing", 0.0)),  # predictions have none
-        drifted=bool(n.sum()) and value >= threshold,
+        drifted=bool(n.sum()) and drift.drifted(value, threshold),
     )
 
 
@@ -98,7 +97,7 @@ def predictions(model_dir: Path, model_card: ModelCard, frame: pd.DataFrame) -> 
     return pd.Series(labels.astype(float))
 
 
-def compare(frame: pd.DataFrame, model_dir: Path, threshold: float = DEFAULT_THRESHOLD) -> Report:
+def compare(frame: pd.DataFrame, model_dir: Path, threshold: float = drift.PSI_THRESHOLD) -> Report:
     """Drift of every feature of the model card (and of the predictions) in `frame`."""
     model_card = card.read(model_dir)
     missing = missing_columns(frame, model_card)
@@ -146,7 +145,7 @@ HEADER = ["feature", "PSI", "chi² p-value", "missing (train)", "verdict"]
 def _summary(report: Report) -> str:
     drifted = report.drifted
     if not drifted:
-        return f"No drift: every PSI is below {report.threshold} ({report.n_rows} rows)."
+        return f"No drift: no PSI above {report.threshold} ({report.n_rows} rows)."
     names = ", ".join(f"{r.name} (PSI {r.psi:.3f})" for r in drifted)
     return (
         f"Drift in {len(drifted)} of {len(report.rows) + 1} checks ({report.n_rows} rows): {names}."
@@ -193,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="batch of recent data: .csv or .parquet")
     parser.add_argument("--model-dir", type=Path, default=paths.MODEL_DIR)
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="PSI limit")
+    parser.add_argument(
+        "--threshold", type=float, default=drift.PSI_THRESHOLD, help="drift when a PSI is above"
+    )
     parser.add_argument("--format", choices=("md", "text", "json"), default="text")
     parser.add_argument("--sep", default=",", help="CSV separator")
     args = parser.parse_args(argv)

@@ -123,7 +123,7 @@ def publish(settings: Settings, gitlab: GitLab, files: list[str], title: str, te
     commands.run(["git", "checkout", "-B", branch])
     commands.run(["git", "add", "--", *files])
     commands.run(["git", *ident, "commit", "-m", title, "-m", "Opened by the retrain job."])
-    commands.run(["dvc", "push"], timeout=commands.REMOTE_TIMEOUT)
+    commands.run(["dvc", "push"], timeout=commands.remote_timeout())
     # The token goes in an environment-provided git config entry: never in argv or a URL.
     basic = base64.b64encode(f"oauth2:{settings.token}".encode()).decode()
     auth = {
@@ -133,7 +133,7 @@ def publish(settings: Settings, gitlab: GitLab, files: list[str], title: str, te
     }
     commands.run(
         ["git", "push", settings.push_url, f"HEAD:refs/heads/{branch}"],
-        timeout=commands.REMOTE_TIMEOUT,
+        timeout=commands.remote_timeout(),
         env=auth,
         secret=settings.token,
     )

@@ -1,4 +1,5 @@
-"""Print the per-epoch training table (the layout of the paper's Table 1) from the last run.
+"""The per-epoch training table, for the terminal (`python -m mlops_template.review.epochs`) and
+for the merge-request report: one row per epoch, the known scores first in a fixed order.
 
 python -m mlops_template.review.epochs [--info reports/train_info.json]
 """
@@ -30,20 +31,25 @@ COLUMNS = {
 
 
 def table(history: list[dict[str, Any]], task: str) -> str:
-    """A markdown table with one row per epoch."""
-    columns = COLUMNS[task]
+    """A markdown table with one row per epoch (any score the task doesn't name comes last)."""
+    if not history:
+        return "No per-epoch history logged."
+    named = [(title, key) for title, key in COLUMNS[task] if key in history[0]]
+    known = {key for _, key in named}
+    extra = sorted(k for k in history[0] if k != "epoch" and k not in known)
+    columns = named + [(key.replace("_", " "), key) for key in extra]
     lines = [
         "| Epoch | " + " | ".join(title for title, _ in columns) + " |",
         "|---:|" + "---:|" * len(columns),
     ]
     for row in history:
-        cells = " | ".join(f"{row[key]:.4f}" for _, key in columns)
+        cells = " | ".join(f"{float(row[key]):.4f}" for _, key in columns)
         lines.append(f"| {row['epoch']} | {cells} |")
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Per-epoch training table (paper Table 1).")
+    parser = argparse.ArgumentParser(description="Per-epoch training table of the last run.")
     parser.add_argument("--info", type=Path, default=paths.TRAIN_INFO)
     args = parser.parse_args()
     if not args.info.is_file():

@@ -70,7 +70,11 @@ def baseline_from_ref(ref: str, path: Path = paths.METRICS) -> dict[str, float] 
     if result.returncode != 0:
         log.info("gate: no baseline at %s:%s (%s)", ref, path, result.stderr.strip())
         return None
-    data: dict[str, float] = json.loads(result.stdout)
+    try:
+        data: dict[str, float] = json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        log.warning("gate: %s:%s is not JSON (%s)", ref, path, exc)
+        return None
     return data
 
 

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlops_template.review import gate
 from mlops_template.core import config, io, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
+from mlops_template.review import epochs, gate
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +76,8 @@ def params_section(ref: str | None) -> str:
 def epochs_section() -> str:
     if not paths.TRAIN_INFO.is_file():
         return "## Training per epoch\n\nNo training run found (reports/train_info.json)."
-    history: list[dict[str, Any]] = io.read_json(paths.TRAIN_INFO).get("history", [])
-    return "## Training per epoch\n\n" + epoch_table(history)
-
-
-def epoch_table(history: list[dict[str, Any]]) -> str:
-    """One row per epoch, one column per logged value (train_loss, val_accuracy, ...)."""
-    if not history:
-        return "No per-epoch history logged."
-    keys = sorted(key for key in history[0] if key != "epoch")
-    lines = [
-        "| Epoch | " + " | ".join(key.replace("_", " ") for key in keys) + " |",
-        "|---:|" + "---:|" * len(keys),
-    ]
-    for row in history:
-        cells = " | ".join(f"{float(row[key]):.4f}" for key in keys)
-        lines.append(f"| {row.get('epoch', '')} | {cells} |")
-    return "\n".join(lines)
+    info = io.read_json(paths.TRAIN_INFO)
+    return "## Training per epoch\n\n" + epochs.table(info.get("history", []), info["task"])
 
 
 def gate_section(ref: str | None) -> str:

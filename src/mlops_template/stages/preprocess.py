@@ -56,7 +56,7 @@ def build_preprocessor(features: list[Feature]) -> ColumnTransformer:
         transformers.append(("numeric", Pipeline(steps), numeric))
     if categorical:
         encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-        impute = SimpleImputer(strategy="constant", fill_value="__missing__")
+        impute = SimpleImputer(strategy="constant", fill_value=schema.MISSING)
         transformers.append(
             ("categorical", Pipeline([("impute", impute), ("onehot", encode)]), categorical)
         )
