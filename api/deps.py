@@ -55,7 +55,6 @@ def api_key(request: Request, key: Annotated[str | None, Security(_api_key)]) ->
         )
 
 
-SettingsDep = Annotated[Settings, Depends(settings)]
 TelemetryDep = Annotated[Telemetry, Depends(telemetry)]
 StateDep = Annotated[State, Depends(state)]
 ModelDep = Annotated[Loaded, Depends(model)]

@@ -1,5 +1,5 @@
 """Request and response schemas. The record schema is built from the model card at start-up,
-so `/docs` shows the real feature names and types (ARCHITECTURE contract 3)."""
+so `/docs` shows the real feature names and types."""
 
 from __future__ import annotations
 

@@ -67,10 +67,6 @@ def save(obj: Any, path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 # Types a model of this template may contain beyond skops' defaults. Anything else in a
 # file is refused on load: skops never runs code it was not told to trust.
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")

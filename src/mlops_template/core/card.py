@@ -30,7 +30,7 @@ FILE_NAME = paths.MODEL_CARD.name
 
 
 class ModelCard(BaseModel):
-    """The contract between training and serving (ARCHITECTURE.md, contract 2)."""
+    """The contract between training and serving: the API needs nothing else."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
 

@@ -43,7 +43,7 @@ def score(
 
 
 def regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE and R² (paper equations 2–4)."""
+    """MAE, RMSE and R²."""
     scores = {
         "mae": skm.mean_absolute_error(y_true, y_pred),
         "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
