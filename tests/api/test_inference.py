@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from api_helpers import ClientFn, scrape, value
+from tests.support.api import ClientFn, scrape, value
 
 from mlops_template.core.bundle import load as load_bundle
 from mlops_template.core.drift import CategoricalBins

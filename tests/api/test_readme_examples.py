@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from api_helpers import ROOT, TestClient
+from tests.support.api import TestClient
+from tests.support.shell import ROOT
 
 README = (ROOT / "README.md").read_text()
 BODIES = re.findall(

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ci_helpers import ROOT, commit_all, require_tool, sh
+from tests.support.repo import commit_all
+from tests.support.shell import ROOT, require_tool, sh
 
 
 def read_env(path: Path) -> dict[str, str]:

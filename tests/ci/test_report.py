@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from ci_helpers import feature_params, main_learning_rate, make_mr_repo, set_params, sh
+from tests.support.repo import feature_params, main_learning_rate, make_mr_repo, set_params
+from tests.support.shell import sh
+
+pytestmark = pytest.mark.slow  # each repo trains for real with `dvc repro`
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -17,16 +17,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
-from monitoring_stack import (  # noqa: E402
-    ROOT,
-    free_port,
-    http_json,
-    records,
-    require_tool,
-    venv_tool,
-    wait_until,
-)
+from tests.support.net import free_port, http_json, wait_until
+from tests.support.shell import ROOT, require_tool, venv_tool
+from tests.support.traffic import records
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 STATE_DIR = Path(os.environ.get("PODMAN_STATE_DIR", ROOT / "build" / "podman"))

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from standin import StandIn
+from tests.support.gitlab_standin import StandIn
 
 from mlops_template.ct.gitlab import GitLab, GitLabError
 from mlops_template.ct.retrain import Settings, already_running

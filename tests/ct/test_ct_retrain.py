@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alertmanager_payload import drift_payload
-from ct_project import Project, env, make_project, sh
-from standin import StandIn, serve
+from tests.ct.alertmanager_payload import drift_payload
+from tests.ct.ct_project import Project, make_project
+from tests.support.shell import command_env, sh
+from tests.support.gitlab_standin import StandIn, serve
 
 pytestmark = pytest.mark.slow
 TOKEN = "glpat-ct-test-token"
@@ -49,7 +50,7 @@ def retrain(
     return subprocess.run(
         [sys.executable, "-m", "mlops_template.ct.retrain"],
         cwd=project.work,
-        env=env(**variables),
+        env=command_env(**variables),
         capture_output=True,
         text=True,
         timeout=900,

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from mlops_template.core import paths
+from tests.support.repo import copy_checkout, init_repo
+from tests.support.shell import ROOT, sh
 
-ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"mlops_template": ROOT / "src" / "mlops_template", "api": ROOT / "api"}
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES: dict[str, dict[str, object]] = DVC_YAML["stages"]
@@ -182,34 +179,13 @@ def test_top_level_metrics_plots_and_artifact_are_stage_outputs() -> None:
     assert DVC_YAML["artifacts"]["model"]["path"] == paths.MODEL.as_posix()
 
 
-def checkout_copy(dest: Path) -> Path:
-    """The files of this checkout git would see (tracked + untracked, not ignored) in `dest`."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    return dest
-
-
 def test_dvc_status_reports_every_stage_whose_imports_changed(tmp_path: Path) -> None:
     """Real DVC: edit every source file; each stage must report the ones it imports."""
-    repo = checkout_copy(tmp_path)
+    repo = init_repo(copy_checkout(tmp_path), message=None)
     for folder in PACKAGES.values():
         for source in (repo / folder.relative_to(ROOT)).rglob("*.py"):
             source.write_text(source.read_text() + "# edited\n")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(
-        ["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True, env=env, check=True
-    )
-    status = json.loads(result.stdout)
+    status = json.loads(sh("dvc", "status", "--json", cwd=repo))
     for stage in STAGES:
         changed: set[Path] = set()
         for entry in status.get(stage, []):

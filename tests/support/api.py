@@ -1,4 +1,4 @@
-"""Helpers shared by the API tests (imported as `api_helpers`; conftest holds the fixtures)."""
+"""The app in-process under FastAPI's TestClient, and reading its /metrics."""
 
 from __future__ import annotations
 
@@ -10,15 +10,11 @@ from typing import Any
 from api.main import create_app
 from api.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-
 with warnings.catch_warnings():
     # Starlette warns that its TestClient will move to httpx2; httpx is what we have.
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-
-__all__ = ["ClientFn", "Settings", "TestClient", "create_app", "example", "scrape", "value"]
 
 ClientFn = Callable[..., TestClient]
 
@@ -44,3 +40,17 @@ def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 
 def value(samples: dict[Any, float], metric: str, /, **labels: str) -> float:
     return samples.get((metric, tuple(sorted(labels.items()))), 0.0)
+
+
+JSON = {"content-type": "application/json"}
+
+
+def record(model_dir: Path) -> dict[str, Any]:
+    """The first record of the OpenAPI example: a valid record for the model."""
+    first: dict[str, Any] = example(model_dir)["records"][0]
+    return dict(first)
+
+
+def post_text(client: TestClient, text: str) -> Any:
+    """POST raw text to /predict (bodies a JSON encoder would refuse to write)."""
+    return client.post("/predict", content=text.encode(), headers=JSON)
