@@ -16,19 +16,16 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from mlops_template.core.predict import predict_frame
 from mlops_template.core.drift import DriftReference, NumericBins
 from mlops_template.core.schema import MISSING, Feature
 
+from api import estimators
+from api.estimators import Unsupported
 from api.records import Records
 
 log = logging.getLogger(__name__)
-
-
-class Unsupported(ValueError):
-    """The pipeline has a part the fast path does not reproduce."""
 
 
 @dataclass(frozen=True)
@@ -126,46 +123,10 @@ class FastPath:
             self.session, self.dtype, self.output = self._export()
 
     def _linear(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(coef.T, intercept) of a linear model numpy can apply exactly, else None."""
-        from sklearn.linear_model import SGDClassifier, SGDRegressor
-
-        est = self.estimator
-        if isinstance(est, SGDRegressor):
-            return np.asarray(est.coef_, dtype=float).reshape(-1, 1), np.atleast_1d(
-                np.asarray(est.intercept_, dtype=float)
-            )
-        if isinstance(est, SGDClassifier) and est.loss == "log_loss":
-            return np.asarray(est.coef_, dtype=float).T, np.asarray(est.intercept_, dtype=float)
-        return None
+        return estimators.linear_weights(self.estimator)
 
     def _export(self) -> tuple[Any, type, str]:
-        import onnxruntime as ort
-        from skl2onnx import to_onnx
-        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
-
-        options = {id(self.estimator): {"zipmap": False}} if self.task == "classification" else {}
-        output = "probabilities" if self.task == "classification" else "variable"
-        errors = []
-        # Double precision first (exact parity); some estimators only convert in float32.
-        for tensor, dtype in ((DoubleTensorType, np.float64), (FloatTensorType, np.float32)):
-            try:
-                onx = to_onnx(
-                    self.estimator,
-                    initial_types=[("x", tensor([None, self.width]))],
-                    options=options,
-                    target_opset={"": 17, "ai.onnx.ml": 3},
-                )
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = opts.inter_op_num_threads = 1  # one core per worker
-                session = ort.InferenceSession(
-                    onx.SerializeToString(), opts, providers=["CPUExecutionProvider"]
-                )
-                if output not in [o.name for o in session.get_outputs()]:
-                    raise Unsupported(f"ONNX model has no output {output!r}")
-                return session, dtype, output
-            except Exception as exc:  # skl2onnx/onnxruntime raise many types on unsupported models
-                errors.append(f"{tensor.__name__}: {type(exc).__name__}: {exc}")
-        raise Unsupported("ONNX export failed: " + "; ".join(errors))
+        return estimators.export_onnx(self.estimator, self.width, self.task)
 
     def matrix(self, records: Records) -> np.ndarray:
         """The preprocessed feature matrix, as the ColumnTransformer would produce it."""
@@ -185,26 +146,13 @@ class FastPath:
 
     def run(self, records: Records) -> Output:
         if self.linear is not None:
-            return self._run_linear(self.matrix(records), *self.linear)
+            proba, values = estimators.run_linear(self.matrix(records), *self.linear, self.task)
+            return Output(proba, values)
         x = self.matrix(records).astype(self.dtype, copy=False)
         result = np.asarray(self.session.run([self.output], {"x": x})[0], dtype=float)
         if self.task == "classification":
             return Output(result, None)
         return Output(None, result.reshape(-1))
-
-    def _run_linear(self, x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> Output:
-        scores = x @ coef + intercept
-        if self.task == "regression":
-            return Output(None, scores[:, 0])
-        # SGDClassifier(loss="log_loss").predict_proba: logistic of the decision function;
-        # one-vs-rest probabilities normalised to sum to 1 for more than two classes.
-        p = expit(scores)
-        if p.shape[1] == 1:
-            return Output(np.hstack([1.0 - p, p]), None)
-        total = p.sum(axis=1, keepdims=True)
-        return Output(
-            np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total != 0), None
-        )
 
 
 def probe_rows(features: list[Feature], reference: DriftReference, n: int = 64) -> list[list[Any]]:

@@ -23,6 +23,8 @@ LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
 
 @dataclass(frozen=True)
 class DataParams:
+    """`data`: where the table comes from and what to predict (stage load)."""
+
     source: str = "breast_cancer"
     target: str = "diagnosis"
     task: Task | None = None
@@ -32,6 +34,8 @@ class DataParams:
 
 @dataclass(frozen=True)
 class PreprocessParams:
+    """`preprocess`: the seeded train/validation/test split."""
+
     test_size: float = 0.2
     val_size: float = 0.2
     seed: int = 42
@@ -39,6 +43,12 @@ class PreprocessParams:
 
 @dataclass(frozen=True)
 class TrainParams:
+    """`train`: the model family and how it is fit, epoch by epoch.
+
+    learning_rate and alpha apply to linear and mlp, n_estimators and max_depth to
+    random_forest, hidden_layers to mlp; epochs and seed to every family.
+    """
+
     model: str = "linear"
     epochs: int = 20
     seed: int = 42
@@ -51,11 +61,15 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class EvaluateParams:
+    """`evaluate`: the drift reference written into the model card."""
+
     drift_bins: int = 10
 
 
 @dataclass(frozen=True)
 class GateParams:
+    """`gate`: the headline metric and the bar a model must clear."""
+
     metric: str = "f1"
     min: float = 0.9
     max_drop: float = 0.02
@@ -63,6 +77,8 @@ class GateParams:
 
 @dataclass(frozen=True)
 class Params:
+    """All of params.yaml; each stage reads its own section."""
+
     data: DataParams = field(default_factory=DataParams)
     preprocess: PreprocessParams = field(default_factory=PreprocessParams)
     train: TrainParams = field(default_factory=TrainParams)
