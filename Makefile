@@ -64,7 +64,7 @@ clean: ## Remove caches and build outputs (keeps .venv and data)
 
 .PHONY: help install lock train gate lint format test demo serve bench clean
 
-# --- Continuous training (drift report, retrain job; README.md#continuous-training) ---
+# --- Continuous training (drift report, retrain job; docs/continuous-training.md) ---
 DATA ?=
 THRESHOLD ?=
 
@@ -77,7 +77,7 @@ retrain: install ## The CI retrain job locally: update data, repro, gate, compar
 
 .PHONY: drift-report retrain
 
-# --- CI/report (the merge-request report; .gitlab-ci.yml, README.md#fork-and-push) ---
+# --- CI/report (the merge-request report; .gitlab-ci.yml, docs/ci.md) ---
 TARGET_REF ?=
 
 report: install ## MR report (metrics/params diff, plots as PNG, gate) → report/report.md (TARGET_REF=origin/main to compare)
@@ -85,7 +85,7 @@ report: install ## MR report (metrics/params diff, plots as PNG, gate) → repor
 
 .PHONY: report
 
-# --- Monitoring and container (docker/, monitoring/; README.md#monitoring) ---
+# --- Monitoring and container (docker/, monitoring/; docs/monitoring.md) ---
 COMPOSE ?= docker compose
 
 stack: ## The API, Prometheus, Alertmanager and Grafana with docker compose (needs `make train` first)

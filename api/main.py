@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title=title,
         version=card.version if card else "0",
-        description="Predictions from the model bundle in MODEL_DIR. See README.md#serving.",
+        description="Predictions from the model bundle in MODEL_DIR. See docs/serving.md.",
         lifespan=lifespan,
         # FastAPI's native OpenTelemetry checks for a provider on every request (~4 % of
         # req/s here); /metrics already covers it. OTEL=true turns it on for tracing.

@@ -1,5 +1,5 @@
 """Every Prometheus metric the API exports: the one list that the API, the alert and
-recording rules, the Grafana dashboards and the README agree on.
+recording rules, the Grafana dashboards and docs/serving.md agree on.
 
 A rule or panel that names a metric not listed here is a bug (tests check this).
 Names are given without the `_total`/`_bucket`/`_sum`/`_count` suffixes Prometheus adds.

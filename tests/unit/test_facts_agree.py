@@ -15,7 +15,7 @@ from mlops_template.ct import commands
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "monitoring" / "prometheus" / "rules"
-PARAMS_DOC = ROOT / "README.md"  # the params.yaml reference table
+PARAMS_DOC = ROOT / "docs" / "pipeline.md"  # the params.yaml reference table
 
 
 def rules() -> dict[str, dict[str, Any]]:

@@ -1,5 +1,5 @@
 """The retrain job's settings, from environment variables (GitLab's predefined CI variables
-plus RETRAIN_*; README.md#continuous-training lists them)."""
+plus RETRAIN_*; docs/continuous-training.md lists them)."""
 
 from __future__ import annotations
 
@@ -67,5 +67,5 @@ class Settings:
         if missing:
             raise StageError(
                 f"retrain: {', '.join(missing)} not set; add GITLAB_TOKEN as a masked CI/CD "
-                "variable (README.md#continuous-training) or set RETRAIN_PUSH=0 for a dry run"
+                "variable (docs/continuous-training.md) or set RETRAIN_PUSH=0 for a dry run"
             )
