@@ -33,7 +33,7 @@ train: install ## Run the DVC pipeline (load → preprocess → train → evalua
 	@echo "model bundle: model/model.skops + model/model_card.json; plots: dvc plots show"
 
 gate: install ## Quality gate: fail if the model is below params.gate (BASELINE_REF=main compares with a branch)
-	python -m mlops_template.gate $(if $(BASELINE_REF),--baseline-ref $(BASELINE_REF))
+	python -m mlops_template.review.gate $(if $(BASELINE_REF),--baseline-ref $(BASELINE_REF))
 
 lint: install ## black --check, flake8, mypy (strict), shellcheck on every shell script
 	black --check --quiet src api tests bench
@@ -77,30 +77,30 @@ clean: ## Remove caches and build outputs (keeps .venv and data)
 
 .PHONY: help install lock train gate lint secrets audit format test pytest demo serve bench clean
 
-# --- Continuous training (drift report, retrain job; README.md#continuous-training) ---
+# --- Continuous training (drift report, retrain job; docs/continuous-training.md) ---
 DATA ?=
-THRESHOLD ?= 0.2
+THRESHOLD ?=
 FORMAT ?= text
 OUT ?=
 
-drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=0.2] [FORMAT=md OUT=file])
+drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=PSI, default that of the alerts] [FORMAT=md OUT=file])
 	@test -n "$(DATA)" || { echo "usage: make drift-report DATA=path/to/batch.csv [THRESHOLD=0.2] [FORMAT=text|md] [OUT=file]" >&2; exit 2; }
-	python -m mlops_template.drift_report "$(DATA)" --threshold $(THRESHOLD) --format $(FORMAT)$(if $(OUT), > "$(OUT)")
+	python -m mlops_template.ct.drift_report "$(DATA)" $(if $(THRESHOLD),--threshold $(THRESHOLD)) --format $(FORMAT)$(if $(OUT), > "$(OUT)")
 
 retrain: install ## The CI retrain job locally: update data, repro, gate, compare with prod (no push/MR unless RETRAIN_PUSH=1)
-	python -m mlops_template.retrain
+	python -m mlops_template.ct.retrain
 
 .PHONY: drift-report retrain
 
-# --- CI/report (the merge-request report; .gitlab-ci.yml, README.md#fork-and-push) ---
+# --- CI/report (the merge-request report; .gitlab-ci.yml, docs/ci.md) ---
 TARGET_REF ?=
 
 report: install ## MR report (metrics/params diff, plots as PNG, gate) → report/report.md (TARGET_REF=origin/main to compare)
-	python -m mlops_template.report $(if $(TARGET_REF),--target-ref $(TARGET_REF)) --out report/report.md
+	python -m mlops_template.review.report $(if $(TARGET_REF),--target-ref $(TARGET_REF)) --out report/report.md
 
 .PHONY: report
 
-# --- Monitoring and container (docker/, monitoring/; README.md#monitoring) ---
+# --- Monitoring and container (docker/, monitoring/; docs/monitoring.md) ---
 COMPOSE ?= docker compose
 
 stack: ## The API, Prometheus, Alertmanager and Grafana with docker compose (needs `make train` first)

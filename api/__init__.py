@@ -1,1 +1,1 @@
-"""The model server: FastAPI app serving the model bundle in `MODEL_DIR` (see README.md#serving)."""
+"""The model server: FastAPI app serving the model bundle in `MODEL_DIR` (see docs/serving.md)."""

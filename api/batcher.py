@@ -13,15 +13,15 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from api.metrics import Metrics
+from api.telemetry.recorder import Telemetry
 from api.records import Parser
 from api.routes.predict import handle_many
 from api.state import Loaded
 
 
 class Batcher:
-    def __init__(self, parser: Parser, model: Loaded, metrics: Metrics) -> None:
-        self.parser, self.model, self.metrics = parser, model, metrics
+    def __init__(self, parser: Parser, model: Loaded, telemetry: Telemetry) -> None:
+        self.parser, self.model, self.telemetry = parser, model, telemetry
         # One thread: the work holds the GIL, so more threads only add contention.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.pending: list[tuple[bytes, asyncio.Future[bytes]]] = []
@@ -49,7 +49,7 @@ class Batcher:
                         [body for body, _ in batch],
                         self.parser,
                         self.model,
-                        self.metrics,
+                        self.telemetry,
                     )
                 except Exception as exc:  # a bug in the batch run: every caller gets it
                     results = [exc] * len(batch)

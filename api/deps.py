@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.errors import ModelNotReady
-from api.metrics import Metrics
+from api.telemetry.recorder import Telemetry
 from api.settings import Settings
 from api.state import Loaded, State
 
@@ -24,8 +24,8 @@ def settings(request: Request) -> Settings:
     return value
 
 
-def metrics(request: Request) -> Metrics:
-    value: Metrics = request.app.state.metrics
+def telemetry(request: Request) -> Telemetry:
+    value: Telemetry = request.app.state.telemetry
     return value
 
 
@@ -55,8 +55,7 @@ def api_key(request: Request, key: Annotated[str | None, Security(_api_key)]) ->
         )
 
 
-SettingsDep = Annotated[Settings, Depends(settings)]
-MetricsDep = Annotated[Metrics, Depends(metrics)]
+TelemetryDep = Annotated[Telemetry, Depends(telemetry)]
 StateDep = Annotated[State, Depends(state)]
 ModelDep = Annotated[Loaded, Depends(model)]
 ApiKey = Depends(api_key)

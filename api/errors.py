@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-PREDICT_PATH = "/predict"
+from api.routes import PREDICT_PATH
 
 
 class ModelNotReady(Exception):
@@ -63,7 +63,7 @@ def field_name(loc: tuple[Any, ...]) -> str:
 
 def _count(request: Request, why: str) -> None:
     if request.url.path == PREDICT_PATH:
-        request.app.state.metrics.rejected(why)
+        request.app.state.telemetry.rejected(why)
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,7 +5,7 @@ imputer + one-hot encoder for categories) is a handful of arrays; `FastPath` app
 with numpy and runs the estimator exported to ONNX. It is checked against the sklearn
 pipeline on probe rows at load time. Any pipeline it does not recognise, an export that
 fails, or a probe that disagrees makes the server fall back — logged — to the sklearn
-pipeline (`schema.coerce` + `predict_proba`), which is exact but about 1000x slower.
+pipeline (`mlops_template.core.predict`), which is exact but about 1000x slower.
 """
 
 from __future__ import annotations
@@ -16,20 +16,16 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
-from mlops_template import schema
-from mlops_template.schema import Feature
+from mlops_template.core.predict import predict_frame
+from mlops_template.core.drift import DriftReference, NumericBins
+from mlops_template.core.schema import MISSING, Feature
 
+from api import estimators
+from api.estimators import Unsupported
 from api.records import Records
 
 log = logging.getLogger(__name__)
-
-MISSING = "__missing__"
-
-
-class Unsupported(ValueError):
-    """The pipeline has a part the fast path does not reproduce."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ class Backend(Protocol):
 
 
 class SklearnBackend:
-    """The reference path: a DataFrame through `schema.coerce` and the whole sklearn pipeline."""
+    """The reference path: a DataFrame through the whole sklearn pipeline (`predict_frame`)."""
 
     name = "sklearn"
 
@@ -57,10 +53,10 @@ class SklearnBackend:
 
     def run(self, records: Records) -> Output:
         frame = pd.DataFrame(list(records.rows), columns=self.columns)
-        frame = schema.coerce(frame, self.features)
-        if self.task == "classification":
-            return Output(np.asarray(self.pipeline.predict_proba(frame), dtype=float), None)
-        return Output(None, np.asarray(self.pipeline.predict(frame), dtype=float))
+        values, proba = predict_frame(self.pipeline, frame, self.features, self.task)
+        if proba is not None:
+            return Output(np.asarray(proba, dtype=float), None)
+        return Output(None, np.asarray(values, dtype=float))
 
 
 def _single(pipeline: Any, kinds: tuple[type, ...]) -> list[Any]:
@@ -127,46 +123,10 @@ class FastPath:
             self.session, self.dtype, self.output = self._export()
 
     def _linear(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(coef.T, intercept) of a linear model numpy can apply exactly, else None."""
-        from sklearn.linear_model import SGDClassifier, SGDRegressor
-
-        est = self.estimator
-        if isinstance(est, SGDRegressor):
-            return np.asarray(est.coef_, dtype=float).reshape(-1, 1), np.atleast_1d(
-                np.asarray(est.intercept_, dtype=float)
-            )
-        if isinstance(est, SGDClassifier) and est.loss == "log_loss":
-            return np.asarray(est.coef_, dtype=float).T, np.asarray(est.intercept_, dtype=float)
-        return None
+        return estimators.linear_weights(self.estimator)
 
     def _export(self) -> tuple[Any, type, str]:
-        import onnxruntime as ort
-        from skl2onnx import to_onnx
-        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
-
-        options = {id(self.estimator): {"zipmap": False}} if self.task == "classification" else {}
-        output = "probabilities" if self.task == "classification" else "variable"
-        errors = []
-        # Double precision first (exact parity); some estimators only convert in float32.
-        for tensor, dtype in ((DoubleTensorType, np.float64), (FloatTensorType, np.float32)):
-            try:
-                onx = to_onnx(
-                    self.estimator,
-                    initial_types=[("x", tensor([None, self.width]))],
-                    options=options,
-                    target_opset={"": 17, "ai.onnx.ml": 3},
-                )
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = opts.inter_op_num_threads = 1  # one core per worker
-                session = ort.InferenceSession(
-                    onx.SerializeToString(), opts, providers=["CPUExecutionProvider"]
-                )
-                if output not in [o.name for o in session.get_outputs()]:
-                    raise Unsupported(f"ONNX model has no output {output!r}")
-                return session, dtype, output
-            except Exception as exc:  # skl2onnx/onnxruntime raise many types on unsupported models
-                errors.append(f"{tensor.__name__}: {type(exc).__name__}: {exc}")
-        raise Unsupported("ONNX export failed: " + "; ".join(errors))
+        return estimators.export_onnx(self.estimator, self.width, self.task)
 
     def matrix(self, records: Records) -> np.ndarray:
         """The preprocessed feature matrix, as the ColumnTransformer would produce it."""
@@ -186,36 +146,23 @@ class FastPath:
 
     def run(self, records: Records) -> Output:
         if self.linear is not None:
-            return self._run_linear(self.matrix(records), *self.linear)
+            proba, values = estimators.run_linear(self.matrix(records), *self.linear, self.task)
+            return Output(proba, values)
         x = self.matrix(records).astype(self.dtype, copy=False)
         result = np.asarray(self.session.run([self.output], {"x": x})[0], dtype=float)
         if self.task == "classification":
             return Output(result, None)
         return Output(None, result.reshape(-1))
 
-    def _run_linear(self, x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> Output:
-        scores = x @ coef + intercept
-        if self.task == "regression":
-            return Output(None, scores[:, 0])
-        # SGDClassifier(loss="log_loss").predict_proba: logistic of the decision function;
-        # one-vs-rest probabilities normalised to sum to 1 for more than two classes.
-        p = expit(scores)
-        if p.shape[1] == 1:
-            return Output(np.hstack([1.0 - p, p]), None)
-        total = p.sum(axis=1, keepdims=True)
-        return Output(
-            np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total != 0), None
-        )
 
-
-def probe_rows(features: list[Feature], reference: dict[str, Any], n: int = 64) -> list[list[Any]]:
+def probe_rows(features: list[Feature], reference: DriftReference, n: int = 64) -> list[list[Any]]:
     """Rows covering every reference bin, every category, an unknown one and missing values."""
     rng = np.random.default_rng(0)
     rows: list[list[Any]] = []
     for k in range(n):
         row: list[Any] = []
         for f in features:
-            ref = reference.get(f.name, {})
+            ref = reference.features.get(f.name)
             if f.nullable and k % 7 == 3:
                 row.append(None)
             elif f.kind == "categorical":
@@ -226,7 +173,7 @@ def probe_rows(features: list[Feature], reference: dict[str, Any], n: int = 64) 
             else:
                 lo = f.minimum if f.minimum is not None else -1.0
                 hi = f.maximum if f.maximum is not None else 1.0
-                points = [lo, hi, *ref.get("edges", [])]
+                points = [lo, hi, *(ref.edges if isinstance(ref, NumericBins) else [])]
                 row.append(float(points[k % len(points)]) if k < 8 else float(rng.uniform(lo, hi)))
         rows.append(row)
     return rows
@@ -243,7 +190,7 @@ def agree(a: Output, b: Output, tolerance: float = 1e-5) -> bool:
 
 
 def choose(
-    pipeline: Any, features: list[Feature], task: str, reference: dict[str, Any], use_onnx: bool
+    pipeline: Any, features: list[Feature], task: str, reference: DriftReference, use_onnx: bool
 ) -> Backend:
     """The fast path when it reproduces the pipeline on probe rows; else the sklearn pipeline."""
     slow = SklearnBackend(pipeline, features, task)

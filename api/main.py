@@ -15,14 +15,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from mlops_template.core.card import ModelCard
+from mlops_template.core.errors import CardError
+
 from api import errors, schemas
 from api.batcher import Batcher
-from api.metrics import Metrics
+from api.telemetry.recorder import Telemetry
 from api.records import Parser
 from api.middleware import LimitBody, Observe
-from api.routes import health, metrics, model, predict
+from api.routes import health, model, predict, scrape
 from api.settings import Settings
-from api.state import CardError, State, load, read_card
+from api.state import State, load, read_card
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +47,29 @@ def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (default: from the environment)."""
     settings = settings or Settings()
-    try:
+    card: ModelCard | None = None
+    card_error = ""
+    try:  # once: the request schema, the metrics and the model all come from this card
         card = read_card(settings.model_dir, settings.model_version)
     except CardError as exc:
-        log.error("no model card, serving a generic schema: %s", exc)
-        card = None
-    registry = Metrics(card)
+        log.error("model not loaded, serving a generic schema: %s", exc)
+        card_error = str(exc)
+    telemetry = Telemetry(card)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Loading runs before the server accepts connections, so blocking here is harmless.
-        state = load(settings.model_dir, settings.model_version, settings.use_onnx)
+        if card is None:
+            state = State(card=None, error=card_error)
+        else:
+            state = load(settings.model_dir, card, settings.use_onnx)
         app.state.model = state
         if state.model is not None:
             loaded = state.model
-            registry.bind(loaded.card, loaded.card.version, loaded.load_seconds, loaded.loaded_at)
+            telemetry.bind(loaded.card, loaded.load_seconds, loaded.loaded_at)
             parser = Parser(request_model, loaded.card.features, settings.max_batch)
-            app.state.batcher = Batcher(parser, loaded, registry)
-        registry.start()
+            app.state.batcher = Batcher(parser, loaded, telemetry)
+        telemetry.start()
         # Everything loaded so far (sklearn, pandas, the model) lives as long as the process:
         # keep it out of the cyclic GC, whose full passes over it were the p99 latency.
         gc.collect()
@@ -71,31 +79,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if state.model is not None:
                 app.state.batcher.close()
-            registry.stop()
+            telemetry.stop()
 
     title = f"{card.name} {card.version} ({card.task})" if card else "model server (no model)"
     app = FastAPI(
         title=title,
         version=card.version if card else "0",
-        description="Predictions from the model bundle in MODEL_DIR. See README.md#serving.",
+        description="Predictions from the model bundle in MODEL_DIR. See docs/serving.md.",
         lifespan=lifespan,
         # FastAPI's native OpenTelemetry checks for a provider on every request (~4 % of
         # req/s here); /metrics already covers it. OTEL=true turns it on for tracing.
         telemetry={"tracing": settings.otel, "metrics": settings.otel, "logs": settings.otel},
     )
     app.state.settings = settings
-    app.state.metrics = registry
+    app.state.telemetry = telemetry
     app.state.model = State(card=card, error="still loading")
     errors.install(app)
     request_model = schemas.request_model(card, settings.max_batch)
     protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
     routers = [predict.build(protected)]
-    routers += [health.router, model.build(protected), metrics.router]
+    routers += [health.router, model.build(protected), scrape.router]
     for router in routers:
         app.include_router(router)
     app.openapi = lambda: openapi(app, request_model)  # type: ignore[method-assign]
     paths = frozenset(getattr(r, "path", "") for router in routers for r in router.routes)
     paths |= {p for p in (app.openapi_url, app.docs_url, app.redoc_url) if p}
-    app.add_middleware(LimitBody, limit=settings.max_body_bytes, metrics=registry)
-    app.add_middleware(Observe, metrics=registry, paths=paths)  # outermost: sees 413s too
+    app.add_middleware(LimitBody, limit=settings.max_body_bytes, telemetry=telemetry)
+    app.add_middleware(Observe, telemetry=telemetry, paths=paths)  # outermost: sees 413s too
     return app

@@ -12,13 +12,14 @@ import time
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PREDICT_PATH, BodyTooLarge
-from api.metrics import Metrics
+from api.errors import BodyTooLarge
+from api.routes import PREDICT_PATH
+from api.telemetry.recorder import Telemetry
 
 
 class Observe:
-    def __init__(self, app: ASGIApp, metrics: Metrics, paths: frozenset[str]) -> None:
-        self.app, self.metrics, self.paths = app, metrics, paths
+    def __init__(self, app: ASGIApp, telemetry: Telemetry, paths: frozenset[str]) -> None:
+        self.app, self.telemetry, self.paths = app, telemetry, paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,21 +34,21 @@ class Observe:
                 status = message["status"]
             await send(message)
 
-        self.metrics.active += 1
+        self.telemetry.active += 1
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self.metrics.active -= 1
+            self.telemetry.active -= 1
             # No route has path parameters, so the path is the route template. Unknown paths
             # share one label, so scanners can't blow up the number of series.
             path = scope["path"]
             label = path if path in self.paths else "unmatched"
-            self.metrics.http(label, scope["method"], status, time.perf_counter() - started)
+            self.telemetry.http(label, scope["method"], status, time.perf_counter() - started)
 
 
 class LimitBody:
-    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
-        self.app, self.limit, self.metrics = app, limit, metrics
+    def __init__(self, app: ASGIApp, limit: int, telemetry: Telemetry) -> None:
+        self.app, self.limit, self.telemetry = app, limit, telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +57,7 @@ class LimitBody:
         for key, value in scope["headers"]:
             if key == b"content-length" and value.isdigit() and int(value) > self.limit:
                 if scope["path"] == PREDICT_PATH:
-                    self.metrics.rejected("body_too_large")
+                    self.telemetry.rejected("body_too_large")
                 error = BodyTooLarge(self.limit)
                 response = JSONResponse({"detail": error.detail}, status_code=413)
                 await response(scope, receive, send)

@@ -27,7 +27,7 @@ import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from mlops_template.schema import Feature
+from mlops_template.core.schema import Feature
 
 Row = Sequence[Any]  # one record's values in card feature order (None = missing)
 

@@ -1,5 +1,5 @@
 """Request and response schemas. The record schema is built from the model card at start-up,
-so `/docs` shows the real feature names and types (ARCHITECTURE contract 3)."""
+so `/docs` shows the real feature names and types."""
 
 from __future__ import annotations
 
@@ -7,28 +7,30 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from mlops_template.schema import Feature
+from mlops_template.core.schema import Feature
 
-from api.state import Card
+from mlops_template.core.card import ModelCard
+from mlops_template.core.drift import FeatureBins, NumericBins
 
 TYPES: dict[str, type] = {"numeric": float, "categorical": str, "boolean": bool}
 
 
-def example_value(feature: Feature, reference: dict[str, Any]) -> Any:
+def example_value(feature: Feature, reference: dict[str, FeatureBins]) -> Any:
     """A typical value: the middle training bin edge, the first category, or false."""
     if feature.kind == "categorical":
         return feature.categories[0] if feature.categories else "a"
     if feature.kind == "boolean":
         return False
-    edges = reference.get(feature.name, {}).get("edges") or []
+    bins = reference.get(feature.name)
+    edges = bins.edges if isinstance(bins, NumericBins) else []
     if edges:
         return float(f"{edges[len(edges) // 2]:.6g}")
     low, high = feature.minimum or 0.0, feature.maximum or 0.0
     return float(f"{(low + high) / 2:.6g}")
 
 
-def example_record(card: Card) -> dict[str, Any]:
-    features = card.reference.get("features", {})
+def example_record(card: ModelCard) -> dict[str, Any]:
+    features = card.drift_reference.features
     return {f.name: example_value(f, features) for f in card.features}
 
 
@@ -42,7 +44,7 @@ def _describe(feature: Feature) -> str:
     return feature.kind
 
 
-def record_model(card: Card | None) -> type[BaseModel]:
+def record_model(card: ModelCard | None) -> type[BaseModel]:
     """One record: a field per feature (alias = feature name), unknown fields refused."""
     # strict: "1.5" is not a number and "no" is not a boolean (JSON ints are still numbers).
     config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
@@ -64,7 +66,7 @@ def record_model(card: Card | None) -> type[BaseModel]:
     return model
 
 
-def request_model(card: Card | None, max_batch: int) -> type[BaseModel]:
+def request_model(card: ModelCard | None, max_batch: int) -> type[BaseModel]:
     """`{"records": [record, …]}` with 1 … max_batch records."""
     record = record_model(card)
     examples: list[Any] = [{"records": [example_record(card)]}] if card is not None else []

@@ -31,8 +31,8 @@ FEATURES = 30
 BARE_FIT = """
 import sys, numpy as np, pandas as pd
 from sklearn.preprocessing import StandardScaler
-from mlops_template import models
-from mlops_template.config import TrainParams
+from mlops_template.stages import models
+from mlops_template.core.config import TrainParams
 frame = pd.read_parquet(sys.argv[1])
 y = frame.pop("label").astype(str).to_numpy()
 x = StandardScaler().fit_transform(frame.to_numpy(dtype=np.float64))
@@ -45,7 +45,7 @@ for epoch in range(1, p.epochs + 1):
 
 
 # The libraries alone: subtracted from peak RSS to see what the data costs.
-IMPORTS = "import mlops_template.train, mlops_template.evaluate, mlops_template.preprocess"
+IMPORTS = "from mlops_template.stages import evaluate, preprocess, train"
 
 
 def synthetic(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -85,7 +85,7 @@ def bench(rows: int, model: str, epochs: int) -> dict[str, float]:
         pipe_wall, pipe_rss = 0.0, 0.0
         stages = []
         for stage in STAGES:
-            wall, rss = run([sys.executable, "-m", f"mlops_template.{stage}"], work)
+            wall, rss = run([sys.executable, "-m", f"mlops_template.stages.{stage}"], work)
             pipe_wall += wall
             pipe_rss = max(pipe_rss, rss)
             stages.append(f"{stage} {wall:.1f}s/{rss:.0f}MB")

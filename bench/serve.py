@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def bare_app() -> Any:
@@ -81,7 +80,7 @@ def start(kind: str, port: int, model_dir: Path, log: Path) -> subprocess.Popen[
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
     env["MODEL_DIR"] = str(model_dir)
     env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-prom-")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "bench")])
+    env["PYTHONPATH"] = str(ROOT / "bench")  # gunicorn imports `serve:bare_app()` from here
     if kind == "api":
         command = [sys.executable, "-m", "api"]
     else:

@@ -66,11 +66,17 @@ if ! podman image exists "$BASE"; then
     trap - EXIT
 fi
 
-# Wheelhouse: the serving dependencies pinned by the lock file, plus the build backend for the
-# package itself, so the build runs with pip --no-index.
+# Wheelhouse: the package's dependencies and its `serve` extra (read from pyproject.toml) pinned by
+# the lock file, plus the build backend for the package itself, so the build runs with
+# pip --no-index.
+"$PYTHON" - "$ROOT/pyproject.toml" > "$STATE_DIR/requirements-serve.txt" <<'PY'
+import sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["serve"]))
+PY
 "$PYTHON" -m pip download --quiet --dest "$ROOT/docker/wheels" --only-binary=:all: \
-    -c "$ROOT/requirements/constraints.txt" -r "$ROOT/docker/requirements-serve.txt" \
-    "setuptools>=68" wheel
+    -c "$ROOT/requirements/constraints.txt" -r "$STATE_DIR/requirements-serve.txt" \
+    "setuptools>=77" wheel
 
 # The build context: what .dockerignore lets through, with the model bundle from MODEL_DIR
 # (default model/, made by `make train`; tests pass the bundle they trained).
@@ -80,9 +86,10 @@ for f in model.skops model_card.json; do
 done
 context="$STATE_DIR/context"
 rm -rf "$context" && mkdir -p "$context/model" "$context/requirements" "$context/docker"
-cp -r "$ROOT/api" "$ROOT/src" "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/.dockerignore" "$context/"
+cp -r "$ROOT/api" "$ROOT/src" "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/LICENSE" \
+    "$ROOT/.dockerignore" "$context/"
 cp "$ROOT/requirements/constraints.txt" "$context/requirements/"
-cp -r "$ROOT/docker/Dockerfile" "$ROOT/docker/requirements-serve.txt" "$ROOT/docker/wheels" "$context/docker/"
+cp -r "$ROOT/docker/Dockerfile" "$ROOT/docker/wheels" "$context/docker/"
 cp "$MODEL_DIR/model.skops" "$MODEL_DIR/model_card.json" "$context/model/"
 
 podman build --format docker --file "$context/docker/Dockerfile" --tag "$IMAGE" \

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test folder: trained model bundles made by the real stages."""
+"""Fixtures shared by every test folder: trained model bundles made by the real stages, and
+(from tests.support.fixtures) the real API, Prometheus and Alertmanager."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from pipeline_helpers import ROOT, STAGES, TrainFn, default_params, require_tool, run_stages
+from tests.support.pipeline import TrainFn, run_stages
+from tests.support.repo import default_params
 
-__all__ = ["ROOT", "STAGES", "TrainFn", "default_params", "require_tool", "run_stages"]
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture(scope="session")

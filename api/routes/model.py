@@ -24,7 +24,6 @@ def build(protected: bool) -> APIRouter:
         summary="The model card: version, task, features, metrics, training params",
     )
     async def model_card(model: ModelDep) -> dict[str, Any]:
-        card = model.card
-        return {**card.raw, "version": card.version, "serving": {"backend": model.backend.name}}
+        return {**model.card.model_dump(mode="json"), "serving": {"backend": model.backend.name}}
 
     return router

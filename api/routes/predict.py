@@ -20,8 +20,9 @@ from fastapi.responses import Response
 from api import deps
 from api.deps import ApiKey
 from api.errors import OutputNotFinite
-from api.metrics import Metrics
+from api.telemetry.recorder import Telemetry
 from api.records import Parser, Records
+from api.routes import PREDICT_PATH
 from api.schemas import Error, PredictResponse, ValidationErrors
 from api.state import Loaded
 
@@ -29,7 +30,7 @@ REQUEST_SCHEMA = "PredictRequest"
 
 
 def handle_many(
-    bodies: list[bytes], parser: Parser, model: Loaded, metrics: Metrics
+    bodies: list[bytes], parser: Parser, model: Loaded, telemetry: Telemetry
 ) -> list[bytes | Exception]:
     """Answer several requests with one model run (runs in the model thread)."""
     results: list[bytes | Exception] = []
@@ -63,15 +64,15 @@ def handle_many(
         take = np.concatenate(good)
         if len(take) < len(records):
             records = Records([records.rows[i] for i in take.tolist()])
-        metrics.inputs(records)
+        telemetry.received(records)
         calls = len(good)
         if out.proba is not None:
             proba = out.proba[take]
             best = proba.argmax(axis=1)
-            metrics.classified(best, proba[np.arange(len(best)), best], seconds, calls)
+            telemetry.classified(best, proba[np.arange(len(best)), best], seconds, calls)
         else:
             assert out.values is not None
-            metrics.regressed(out.values[take], seconds, calls)
+            telemetry.regressed(out.values[take], seconds, calls)
     return results
 
 
@@ -93,14 +94,14 @@ def shape(model: Loaded, result: np.ndarray, classification: bool) -> dict[str, 
 def build(protected: bool) -> APIRouter:
     """The /predict router (its request schema is added to OpenAPI by `api.main`).
 
-    The handler reads the model and metrics from `app.state` instead of `Depends`: at a few
+    The handler reads the model and telemetry from `app.state` instead of `Depends`: at a few
     thousand requests/s, FastAPI's dependency solving is a measurable share of the time.
     The API-key check is a dependency only when API_KEY is set.
     """
     router = APIRouter(tags=["predict"])
 
     @router.post(
-        "/predict",
+        PREDICT_PATH,
         response_model=PredictResponse,
         dependencies=[ApiKey] if protected else [],
         responses={

@@ -1,3 +1,5 @@
-"""Training, evaluation and monitoring code of the GitLab MLOps template."""
+"""The training side of the GitLab MLOps template: `core`, `stages`, `review`, `ct`."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("mlops-template")  # pyproject.toml is the one place for it

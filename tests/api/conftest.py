@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from api_helpers import ClientFn, Settings, TestClient, create_app
+from tests.support.api import ClientFn, Settings, TestClient, create_app
 
 
 @pytest.fixture

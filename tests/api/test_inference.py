@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from api_helpers import ClientFn, scrape, value
+from tests.support.api import ClientFn, scrape, value
 
-from mlops_template.bundle import load as load_bundle
+from mlops_template.core.bundle import load as load_bundle
+from mlops_template.core.drift import CategoricalBins
 
 from api.inference import FastPath, SklearnBackend, choose
 from api.records import Records
@@ -21,7 +22,7 @@ from api.state import load, read_card
 
 def split_rows(model_dir: Path) -> tuple[Records, Any]:
     """Rows of the bundle's test split (card feature order, None for missing) + the state."""
-    state = load(model_dir, None, use_onnx=True)
+    state = load(model_dir, read_card(model_dir), use_onnx=True)
     assert state.model is not None, state.error
     frame = pd.read_parquet(model_dir.parent / "data" / "processed" / "test.parquet")
     names = [f.name for f in state.model.card.features]
@@ -48,7 +49,7 @@ def test_parity_on_test_split(bundle: str, backend: str, request: pytest.Fixture
     assert model.backend.name == backend
     card = model.card
     slow = SklearnBackend(
-        load_bundle(request.getfixturevalue(bundle) / "model.skops", card.raw["sha256"]),
+        load_bundle(request.getfixturevalue(bundle) / "model.skops", card.sha256),
         card.features,
         card.task,
     )
@@ -64,7 +65,7 @@ def test_onnx_export_of_a_linear_model_matches_too(model_dir: Path) -> None:
     """The ONNX route (used for non-linear models) on the default bundle, forced."""
     rows, state = split_rows(model_dir)
     fast = FastPath(
-        load_bundle(model_dir / "model.skops", state.model.card.raw["sha256"]),
+        load_bundle(model_dir / "model.skops", state.model.card.sha256),
         state.model.card.features,
         "classification",
     )
@@ -82,10 +83,10 @@ def test_unsupported_pipeline_falls_back_with_a_log_line(
     from sklearn.preprocessing import FunctionTransformer
 
     card = read_card(model_dir)
-    fitted = load_bundle(model_dir / "model.skops", card.raw["sha256"])
+    fitted = load_bundle(model_dir / "model.skops", card.sha256)
     odd = Pipeline([("extra", FunctionTransformer()), *fitted.steps])
     with caplog.at_level(logging.WARNING, logger="api.inference"):
-        backend = choose(odd, card.features, card.task, card.reference, use_onnx=True)
+        backend = choose(odd, card.features, card.task, card.drift_reference, use_onnx=True)
     assert backend.name == "sklearn"
     assert "fast path unavailable" in caplog.text
 
@@ -115,7 +116,9 @@ def test_mixed_features(client_for: ClientFn, mixed_dir: Path) -> None:
     assert value(samples, "model_unknown_categories_total", feature="color") == 1
     assert value(samples, "model_missing_values_total", feature="size") == 2
     assert value(samples, "model_missing_values_total", feature="color") == 1
-    categories = card.reference["features"]["color"]["categories"]
+    color = card.drift_reference.features["color"]
+    assert isinstance(color, CategoricalBins)
+    categories = color.categories
     other = str(categories.index("__other__"))
     red = str(categories.index("red"))
     assert value(samples, "model_feature_bin_total", feature="color", bin=other) == 1
@@ -135,7 +138,7 @@ def test_regression_bundle(client_for: ClientFn, regression_dir: Path) -> None:
     samples = scrape(client)
     assert value(samples, "model_predictions_total", **{"class": "value"}) == 2
     assert value(samples, "model_prediction_value_count") == 2
-    bins = len(card.reference["prediction"]["proportions"])
+    bins = len(card.drift_reference.prediction.proportions)
     assert sum(value(samples, "model_prediction_bin_total", bin=str(b)) for b in range(bins)) == 2
 
 
@@ -153,7 +156,7 @@ def test_bins_match_drift_counts_one_by_one_and_batched(
     client_for: ClientFn, mixed_dir: Path
 ) -> None:
     """Live counters agree with `drift.counts` (the offline reference), via both code paths."""
-    from mlops_template import drift
+    from mlops_template.core import drift
 
     card = read_card(mixed_dir)
     frame = pd.read_parquet(mixed_dir.parent / "data" / "processed" / "test.parquet")
@@ -171,7 +174,7 @@ def test_bins_match_drift_counts_one_by_one_and_batched(
     for client in (single, batched):
         samples = scrape(client)
         for name in names:
-            ref = card.reference["features"][name]
+            ref = card.drift_reference.features[name]
             expected = drift.counts(expected_frame[name], ref)
             got = [
                 value(samples, "model_feature_bin_total", feature=name, bin=str(b))

@@ -1,21 +1,23 @@
-"""The README stays true: every `curl … /predict -d '…'` in it works on the default model
-and answers what the README shows."""
+"""The docs stay true: every `curl … /predict -d '…'` in the README and docs/ works on the default
+model, and the README shows the answer it really gives."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from api_helpers import ROOT, TestClient
+from tests.support.api import TestClient
+from tests.support.shell import ROOT
 
 README = (ROOT / "README.md").read_text()
+DOCS = README + "".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
 BODIES = re.findall(
-    r"curl -s -X POST http://127\.0\.0\.1:8000/predict [^\n]*?-d '(\{.*?\})'\n", README
+    r"curl -s -X POST http://127\.0\.0\.1:8000/predict [^\n]*?-d '(\{.*?\})'\n", DOCS
 )
 
 
-def test_readme_has_predict_examples() -> None:
-    assert len(BODIES) >= 2
+def test_the_docs_have_predict_examples() -> None:
+    assert len(BODIES) >= 3  # the README's one record, docs/serving.md's record and batch
 
 
 def test_every_readme_predict_example_works(client: TestClient) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from api_helpers import example
+from tests.support.api import example
 from fastapi.exceptions import RequestValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -13,89 +13,31 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from api_helpers import ROOT, example
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.api import example
+from tests.support.net import wait_until
+from tests.support.processes import Server, run_api
 
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    port: int
-    prom_dir: Path
-    log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_server(model_dir: Path, tmp: Path, workers: int = 2, **env: str) -> Server:
-    port = free_port()
-    prom_dir = tmp / "prom"
-    log = tmp / "server.log"
-    environment = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WORKERS": str(workers),
-        "MODEL_DIR": str(model_dir),
-        "PROMETHEUS_MULTIPROC_DIR": str(prom_dir),
-        "GRACEFUL_TIMEOUT": "20",
-        **env,
-    }
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api"],
-            cwd=ROOT,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", port, prom_dir, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{server.url}/ready", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    stop_server(server)
-    raise AssertionError(f"server not ready:\n{log.read_text()}")
-
-
-def stop_server(server: Server) -> int:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
-    return server.process.returncode
-
-
 @pytest.fixture
 def server(model_dir: Path, tmp_path: Path) -> Iterator[Server]:
-    running = start_server(model_dir, tmp_path)
-    yield running
-    stop_server(running)
+    with run_api(model_dir, tmp_path, env={"GRACEFUL_TIMEOUT": "20"}) as running:
+        yield running
+
+
+def prom_dir(server: Server) -> Path:
+    return server.log.parent / "prometheus-multiproc"
 
 
 def fresh(method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -111,15 +53,6 @@ def metric(url: str, name: str, **labels: str) -> float:
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
                 total += s.value
     return total
-
-
-def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 def per_worker(prom_dir: Path, name: str, **labels: str) -> dict[int, float]:
@@ -146,24 +79,26 @@ def test_metrics_add_up_over_workers_and_dead_workers_are_cleaned_up(
         )
     assert {r.status_code for r in statuses} == {200}
     labels = {"route": "/predict", "method": "POST", "status": "200"}
-    assert eventually(lambda: metric(server.url, "http_requests_total", **labels) == n)
+    wait_until(lambda: metric(server.url, "http_requests_total", **labels) == n, 10, "all counts")
     assert metric(server.url, "model_prediction_confidence_count") == n
-    shares = per_worker(server.prom_dir, "http_requests_total", **labels)
+    shares = per_worker(prom_dir(server), "http_requests_total", **labels)
     assert sum(shares.values()) == n
     busy = [pid for pid, count in shares.items() if count > 0]
     assert len(busy) == 2 or len(pids) == 1, (shares, pids)  # both workers served and add up
 
     victim = busy[0]
-    live_file = server.prom_dir / f"gauge_livesum_{victim}.db"
+    live_file = prom_dir(server) / f"gauge_livesum_{victim}.db"
     assert live_file.exists()
     os.kill(victim, signal.SIGKILL)
-    assert eventually(lambda: not live_file.exists()), "mark_process_dead did not run"
-    assert eventually(
+    wait_until(lambda: not live_file.exists(), 10, "mark_process_dead to remove the file")
+    wait_until(
         lambda: fresh("GET", f"{server.url}/ready").status_code == 200
-        and metric(server.url, "http_requests_total", **labels) == n
-    ), "the dead worker's counts must stay in the sum"
+        and metric(server.url, "http_requests_total", **labels) == n,
+        10,
+        "the dead worker's counts to stay in the sum",
+    )
     # Just this scrape (the other worker writes its count every 0.5 s).
-    assert eventually(lambda: metric(server.url, "http_requests_in_flight") == 1)
+    wait_until(lambda: metric(server.url, "http_requests_in_flight") == 1, 10, "in-flight = 1")
 
 
 def test_sigterm_lets_the_in_flight_request_finish(server: Server, model_dir: Path) -> None:

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ci_helpers import require_tool
+from tests.support.shell import require_tool
 
 
 @dataclass(frozen=True)

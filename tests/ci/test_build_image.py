@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ci_helpers import ROOT
+from tests.support.shell import ROOT
 
 BUILDAH = """#!/usr/bin/env bash
 printf 'ARGV %s\\n' "$*" >> "{log}"

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ci_helpers import ROOT, sh, venv_path
-from shims import Shims, make_shims
+from tests.support.shell import ROOT, sh, venv_path
+from tests.ci.shims import Shims, make_shims
 
 KEY_PATH = "remote.gdrive.gdrive_service_account_json_file_path"
 MAKEFILE = f"""train:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ci_helpers import ROOT
+from tests.support.shell import ROOT
 
 CI_FILES = [ROOT / ".gitlab-ci.yml", ROOT / "ci" / "retrain.gitlab-ci.yml"]
 CHECK = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci"]

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-from ci_helpers import ROOT, commit_all, sh
+from tests.support.repo import commit_all
+from tests.support.shell import ROOT, sh
 
 
 def read_env(path: Path) -> dict[str, str]:

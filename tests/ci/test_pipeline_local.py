@@ -25,22 +25,14 @@ What can't run here and replaces it:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ci_helpers import (
-    VENV,
-    commit_all,
-    feature_params,
-    make_mr_repo,
-    require_tool,
-    set_params,
-    venv_path,
-)
+from tests.support.repo import commit_all, feature_params, make_mr_repo, set_params
+from tests.support.shell import VENV, command_env, require_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 
@@ -82,8 +74,7 @@ def gitlab_ci_local(repo: Path, *args: str) -> Run:
     require_tool("gitlab-ci-local")
     require_tool("rsync")
     # Keep the outer run's coverage hooks out of the inner pytest.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("COV_CORE_")}
-    env["PATH"] = venv_path()
+    env = {key: value for key, value in command_env().items() if not key.startswith("COV_CORE_")}
     result = subprocess.run(
         ["gitlab-ci-local", *FLAGS, *MR_VARIABLES, *args],
         cwd=repo,

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ci_helpers import ROOT, commit_all, sh, venv_path
-from recorder import Server, git_backend, serve, tls_files
-from shims import Shims, make_shims
+from tests.ci.recorder import git_backend, serve, Server, tls_files
+from tests.support.repo import commit_all
+from tests.support.shell import ROOT, sh, venv_path
+from tests.ci.shims import Shims, make_shims
 
 TOKEN = "glpat-register-test-9f8e7d6c5b4a"  # pragma: allowlist secret (a fake)
 LEAKS = [TOKEN, base64.b64encode(f"oauth2:{TOKEN}".encode()).decode()]

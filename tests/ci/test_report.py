@@ -1,4 +1,4 @@
-"""The merge-request report (`python -m mlops_template.report`) on real pipeline runs.
+"""The merge-request report (`python -m mlops_template.review.report`) on real pipeline runs.
 
 Each repo is a git clone of this checkout with `main` on a bare origin and a `feature` branch
 that changes params.yaml; `dvc repro` trains for real, then the report compares the branch with
@@ -12,13 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from ci_helpers import feature_params, main_learning_rate, make_mr_repo, set_params, sh
+from tests.support.repo import feature_params, main_learning_rate, make_mr_repo, set_params
+from tests.support.shell import sh
+
+pytestmark = pytest.mark.slow  # each repo trains for real with `dvc repro`
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def run_report(repo: Path, *args: str) -> str:
-    sh(sys.executable, "-m", "mlops_template.report", *args, cwd=repo, timeout=300)
+    sh(sys.executable, "-m", "mlops_template.review.report", *args, cwd=repo, timeout=300)
     return (repo / "report" / "report.md").read_text()
 
 

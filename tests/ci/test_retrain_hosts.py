@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ci_helpers import VENV, ROOT, commit_all, copy_checkout, set_params, sh, venv_path
-from recorder import Server, gitlab, serve, tls_files
-from shims import Shims, make_shims
+from tests.ci.recorder import gitlab, serve, Server, tls_files
+from tests.support.repo import commit_all, copy_checkout, set_params
+from tests.support.shell import ROOT, sh, VENV, venv_path
+from tests.ci.shims import Shims, make_shims
 
 pytestmark = pytest.mark.slow
 TOKEN = "glpat-retrain-hosts-5e4d3c2b1a"  # pragma: allowlist secret (a fake)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ci_helpers import ROOT, VENV
+from tests.support.shell import ROOT, VENV
 
 pytestmark = pytest.mark.slow  # makes a venv (about 10 s)
 

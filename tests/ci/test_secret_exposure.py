@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
-from ci_helpers import ROOT, commit_all, copy_checkout, require_tool, sh
+from tests.support.repo import commit_all, copy_checkout
+from tests.support.shell import require_tool, ROOT, sh
 
 RESERVED = {"include", "workflow", "stages", "variables", "default"}
 READ_ONLY_DATA = "GDRIVE_CREDENTIALS_DATA_READONLY"

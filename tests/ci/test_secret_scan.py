@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ci_helpers import ROOT, VENV, sh
+from tests.support.shell import ROOT, sh, VENV
 
 HOOK = [str(VENV / "bin" / "detect-secrets-hook"), "--baseline", ".secrets.baseline"]
 

@@ -10,10 +10,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ci_helpers import ROOT
-from recorder import Answer, Request, Route, serve
+from tests.ci.recorder import Answer, Request, Route, serve
+from tests.support.shell import ROOT
 
-from mlops_template.cli import StageError
+from mlops_template.core.errors import StageError
 from mlops_template.ct import hosts
 from mlops_template.ct.gitlab import GitLab, GitLabError
 from mlops_template.ct.settings import Settings

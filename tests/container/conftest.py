@@ -1,3 +1,3 @@
 """The API image, built once per session for every container test (podman_image.py)."""
 
-from podman_image import image  # noqa: F401  (registers the fixture)
+from tests.container.podman_image import image  # noqa: F401  (registers the fixture)

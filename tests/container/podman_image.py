@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_helpers import ROOT, require_tool
+from tests.support.shell import require_tool, ROOT
 
 STATE_DIR = Path(os.environ.get("PODMAN_STATE_DIR", ROOT / "build" / "podman"))
 

@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
-from podman_image import logs, podman
+from tests.container.podman_image import logs, podman
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
-from monitoring_stack import (  # noqa: E402
-    ROOT,
-    free_port,
-    http_json,
-    records,
-    venv_tool,
-    wait_until,
-)
+from tests.support.net import free_port, http_json, wait_until
+from tests.support.shell import ROOT, venv_tool
+from tests.support.traffic import records
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 

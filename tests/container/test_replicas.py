@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,23 +25,14 @@ from typing import Any
 
 import pytest
 import yaml
-from podman_image import logs, podman
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
-from monitoring_stack import (  # noqa: E402
-    PROMETHEUS_DIR,
-    Prometheus,
-    Recorder,
-    free_port,
-    http_json,
-    launch,
-    records,
-    require_tool,
-    rules,
-    run_alertmanager,
-    wait_until,
-)
-from pipeline_helpers import ROOT  # noqa: E402
+from tests.support.gitlab_standin import serve
+from tests.container.podman_image import logs, podman
+from tests.support.monitoring import Prometheus, PROMETHEUS_DIR, rules, run_alertmanager
+from tests.support.net import free_port, http_json, wait_until
+from tests.support.processes import launch
+from tests.support.shell import require_tool, ROOT
+from tests.support.traffic import records
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
@@ -155,8 +145,7 @@ def test_three_replicas_behind_a_balancer_count_once_and_alert_once(
     card = json.loads((model_dir / "model_card.json").read_text())
     features = {f["name"] for f in card["features"]}
     with contextlib.ExitStack() as stack:
-        http_recorder = Recorder()  # GitLab's trigger endpoint
-        stack.callback(http_recorder.close)
+        http_recorder = stack.enter_context(serve())  # GitLab's trigger endpoint
         backends = stack.enter_context(replicas(image, REPLICAS))
         port = free_port()
         (tmp_path / "haproxy.cfg").write_text(haproxy_config(port, backends))

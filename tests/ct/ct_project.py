@@ -7,53 +7,17 @@ Drifting the upstream CSV then gives the retrain job genuinely new data to `dvc 
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from mlops_template import datasets
+from mlops_template.stages import datasets
+from tests.support.repo import copy_checkout, init_repo
+from tests.support.shell import BIN, sh
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "ct-test",
-    "GIT_AUTHOR_EMAIL": "ct-test@localhost",
-    "GIT_COMMITTER_NAME": "ct-test",
-    "GIT_COMMITTER_EMAIL": "ct-test@localhost",
-}
 SHIFTED = {"mean_radius": 1.35, "worst_area": 1.8, "mean_texture": 1.3}  # column → factor
-
-
-def env(**extra: str) -> dict[str, str]:
-    """The environment for commands in the project: this venv first on PATH (dvc.yaml runs
-    `python -m`), git identity, no outer CI variables leaking in."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITLAB_"))}
-    path = f"{BIN}{os.pathsep}{base.get('PATH', '')}"
-    return {**base, **GIT_ENV, "PATH": path, **extra}
-
-
-def sh(*args: str | Path, cwd: Path, timeout: float = 900, **extra: str) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env(**extra),
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(map(str, args))} failed ({result.returncode}):\n"
-            f"{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
-        )
-    return result.stdout + result.stderr
 
 
 @dataclass(frozen=True)
@@ -72,13 +36,6 @@ class Project:
         pd.concat([frame, shifted], ignore_index=True).to_csv(self.upstream, index=False)
 
 
-def tracked_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split("\0")
-    return [n for n in listed if n and (ROOT / n).is_file()]
-
-
 def make_project(base: Path, cache: Path | None = None) -> Project:
     """Build the project (about one `dvc repro`); see the module docstring. With `cache`
     (a DVC cache shared by the tests, set in the git-ignored .dvc/config.local), a second
@@ -87,12 +44,7 @@ def make_project(base: Path, cache: Path | None = None) -> Project:
     upstream, store = base / "upstream" / "data.csv", base / "dvc-store"
     upstream.parent.mkdir(parents=True)
     datasets.read("breast_cancer").to_csv(upstream, index=False)
-    for name in tracked_files():
-        if name.startswith("model/model.skops"):
-            continue
-        (seed / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, seed / name)
-    sh("git", "init", "-q", "-b", "main", cwd=seed)
+    init_repo(copy_checkout(seed, skip=("model/model.skops",)), message=None)
     if cache is not None:
         sh("dvc", "cache", "dir", "--local", cache, cwd=seed)
     sh("dvc", "remote", "add", "-f", "-d", "local", store, cwd=seed)

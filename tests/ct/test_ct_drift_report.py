@@ -1,4 +1,4 @@
-"""`python -m mlops_template.drift_report` on the default bundle: clean, shifted, broken batches."""
+"""The offline drift report (`mlops_template.ct.drift_report`): clean, shifted, broken batches."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_template import datasets, drift_report
+from mlops_template.ct import drift_report
+from mlops_template.stages import datasets
 
 
 def _features(model_dir: Path) -> pd.DataFrame:
@@ -37,7 +38,7 @@ class _Capture:
 
 def _run_process(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mlops_template.drift_report", *args],
+        [sys.executable, "-m", "mlops_template.ct.drift_report", *args],
         capture_output=True,
         text=True,
         check=False,

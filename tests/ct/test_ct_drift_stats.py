@@ -1,4 +1,4 @@
-"""The drift statistics (mlops_template.drift) against values computed by hand and by scipy."""
+"""The drift statistics (mlops_template.core.drift) against values computed by hand and by scipy."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlops_template import drift
+from mlops_template.core import drift
 
 
 def test_psi_on_known_proportions_by_hand() -> None:
@@ -52,12 +52,12 @@ def test_chi_square_pvalue_of_no_data_is_one() -> None:
 
 
 def test_counts_numeric_use_right_closed_bins_and_skip_missing() -> None:
-    ref = {"kind": "numeric", "edges": [1.0, 2.0], "proportions": [0.3, 0.3, 0.4]}
+    ref = drift.NumericBins(edges=[1.0, 2.0], proportions=[0.3, 0.3, 0.4])
     column = pd.Series([0.5, 1.0, 1.5, 2.0, 2.5, 9.0, None])
     assert drift.counts(column, ref).tolist() == [2.0, 2.0, 2.0]
 
 
 def test_counts_categorical_put_unknown_values_in_other() -> None:
-    ref = {"kind": "categorical", "categories": ["a", "b", drift.OTHER], "proportions": [1, 0, 0]}
+    ref = drift.CategoricalBins(categories=["a", "b", drift.OTHER], proportions=[1, 0, 0])
     column = pd.Series(["a", "b", "b", "zzz", None])
     assert drift.counts(column, ref).tolist() == [1.0, 2.0, 1.0]

@@ -6,10 +6,10 @@ import socket
 from pathlib import Path
 
 import pytest
-from standin import StandIn
+from tests.support.gitlab_standin import StandIn
 
 from mlops_template.ct.gitlab import GitLab, GitLabError
-from mlops_template.retrain import Settings, already_running
+from mlops_template.ct.retrain import Settings, already_running
 
 
 def _settings(standin: StandIn, **env: str) -> Settings:

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ct_project import SHIFTED, Project, make_project, run_retrain_job, sh
-from monitoring_stack import http_json, require_tool, wait_until
-from standin import StandIn
+from tests.ct.ct_project import SHIFTED, Project, make_project, run_retrain_job
+from tests.support.shell import sh
+from tests.support.net import http_json, wait_until
+from tests.support.shell import require_tool
+from tests.support.gitlab_standin import StandIn
 
-from mlops_template import datasets
+from mlops_template.stages import datasets
 from mlops_template.ct import payload as trigger_payload
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]

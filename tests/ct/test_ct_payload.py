@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from alertmanager_payload import drift_payload
+from tests.ct.alertmanager_payload import drift_payload
 
 from mlops_template.ct import describe, payload
 from mlops_template.ct.compare import Comparison

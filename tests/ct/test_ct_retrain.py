@@ -1,4 +1,4 @@
-"""The retrain job (`python -m mlops_template.retrain`) for real — git, DVC, GTO, scikit-learn —
+"""The retrain job (`python -m mlops_template.ct.retrain`) for real — git, DVC, GTO, scikit-learn —
 on a throw-away project whose data is an imported CSV (ct_project.py), with GitLab's API
 replaced at the network boundary by the recording stand-in (standin.py) and GitLab's git
 server by a bare repository."""
@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alertmanager_payload import drift_payload
-from ct_project import Project, env, make_project, sh
-from standin import StandIn, serve
+from tests.ct.alertmanager_payload import drift_payload
+from tests.ct.ct_project import Project, make_project
+from tests.support.shell import command_env, sh
+from tests.support.gitlab_standin import StandIn, serve
 
 pytestmark = pytest.mark.slow
 TOKEN = "glpat-ct-test-token"
@@ -50,9 +51,9 @@ def retrain(
         **extra,
     }
     return subprocess.run(
-        [sys.executable, "-m", "mlops_template.retrain"],
+        [sys.executable, "-m", "mlops_template.ct.retrain"],
         cwd=project.work,
-        env=env(**variables),
+        env=command_env(**variables),
         capture_output=True,
         text=True,
         timeout=900,

@@ -6,7 +6,10 @@ exit, and the previous output left exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline_helpers import TrainFn, default_params
+from tests.support.pipeline import TrainFn
+from mlops_template.core import cli
+from mlops_template.stages import load
+from tests.support.repo import default_params
 
 FILES = Path(__file__).parent / "files"
 
@@ -45,19 +51,46 @@ def test_regression_is_inferred_and_scored(train_bundle: TrainFn) -> None:
     assert card["drift_reference"]["prediction"]["kind"] == "numeric"
 
 
-def _load(
-    workdir: Path, source: str, target: str = "price", sep: str = ","
-) -> subprocess.CompletedProcess[str]:
+def write_params(workdir: Path, source: str, target: str = "price", sep: str = ",") -> None:
     params = default_params()
     params["data"].update(source=source, target=target, sep=sep)
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    return subprocess.run(
-        [sys.executable, "-m", "mlops_template.load"],
-        cwd=workdir,
+
+
+def _load(
+    workdir: Path, source: str, target: str = "price", sep: str = ","
+) -> subprocess.CompletedProcess[str]:
+    """The load stage in `workdir`, in this process through its CLI wrapper (exit code, stderr);
+    `test_the_stage_command_fails_with_one_line` runs the same as a real `python -m`."""
+    write_params(workdir, source, target, sep)
+    stderr = io.StringIO()
+    code: int | str | None = 0
+    here = Path.cwd()
+    os.chdir(workdir)
+    try:
+        with contextlib.redirect_stderr(stderr):
+            cli.run(load.main)
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["load"], int(code or 0), "", stderr.getvalue())
+
+
+def test_the_stage_command_fails_with_one_line(tmp_path: Path) -> None:
+    write_params(tmp_path, str(FILES / "bad_missing_target.csv"))
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops_template.stages.load"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,
     )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {FILES / 'bad_missing_target.csv'}: target column 'price' not found "
+        "(columns: rooms, area, district)"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from pipeline_helpers import ROOT, require_tool
+from tests.support.shell import require_tool, ROOT
 
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"

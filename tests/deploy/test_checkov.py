@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from manifests import DEPLOY, KUSTOMIZATIONS, checkov, overlay, render
-
-from pipeline_helpers import ROOT
+from tests.deploy.manifests import checkov, DEPLOY, KUSTOMIZATIONS, overlay, render
+from tests.support.shell import ROOT
 
 SKIPS = DEPLOY / "checkov-skips.yaml"
 IMAGE = {

@@ -6,9 +6,8 @@ replicas themselves run in tests/container/test_replicas.py."""
 from __future__ import annotations
 
 import yaml
-from manifests import run
-
-from pipeline_helpers import ROOT, require_tool
+from tests.deploy.manifests import run
+from tests.support.shell import require_tool, ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker" / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from manifests import OVERLAYS
-
-from pipeline_helpers import ROOT
+from tests.deploy.manifests import OVERLAYS
+from tests.support.shell import ROOT
 
 PIPELINE = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
 JOBS = {"deploy:staging": "staging", "deploy:production": "production"}

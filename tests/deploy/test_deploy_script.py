@@ -22,10 +22,9 @@ from typing import Any
 
 import pytest
 import yaml
-from manifests import kubectl
-from standins import StandIns
-
-from pipeline_helpers import ROOT, require_tool
+from tests.deploy.manifests import kubectl
+from tests.deploy.standins import StandIns
+from tests.support.shell import require_tool, ROOT
 
 REPO = "registry.example.com/group/project"
 DIGESTS = {"v0.0.1": "sha256:" + "1" * 64, "v0.0.2": "sha256:" + "2" * 64}

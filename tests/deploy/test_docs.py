@@ -10,9 +10,8 @@ import textwrap
 from pathlib import Path
 
 import yaml
-from manifests import container, render, run, venv_tool
-
-from pipeline_helpers import ROOT
+from tests.deploy.manifests import container, render, run, venv_tool
+from tests.support.shell import ROOT
 
 DOC = (ROOT / "docs" / "kubernetes.md").read_text()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from manifests import (
+from tests.deploy.manifests import (
     CORE_GROUPS,
     DEPLOY,
     KUBERNETES,

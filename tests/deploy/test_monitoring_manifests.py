@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from manifests import KUBERNETES, one, render, run
-
-from pipeline_helpers import ROOT, require_tool
+from tests.deploy.manifests import KUBERNETES, one, render, run
+from tests.support.shell import require_tool, ROOT
 
 MONITORING = ROOT / "monitoring"
 GENERATED = KUBERNETES / "monitoring" / "generated"

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline_helpers import TrainFn, default_params, run_stages
-from mlops_template import bundle, schema
+from tests.support.pipeline import TrainFn, run_stages
+from tests.support.repo import default_params
+from mlops_template.core import bundle, schema
 
 
 def _load(model_dir: Path) -> tuple[dict[str, object], object, pd.DataFrame]:

@@ -2,7 +2,7 @@
 and alerts of the committed rule files, and the metric names an expression reads.
 
 Parsing (syntax) is left to the real parser (promtool); `metric_names` only lists the series
-names an expression selects, to compare them with mlops_template.metric_names.
+names an expression selects, to compare them with api.telemetry.names.
 """
 
 from __future__ import annotations

@@ -10,19 +10,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from monitoring_stack import (
+from tests.support.monitoring import (
     ALERTMANAGER_DIR,
     DASHBOARDS,
     PROMETHEUS_DIR,
-    ROOT,
     load_render,
     render_alertmanager,
-    require_tool,
-    venv_tool,
 )
-from promql import metric_names, panel_exprs, panels, recorded_names, rule_docs
+from tests.support.shell import ROOT, require_tool, venv_tool
+from tests.monitoring.promql import metric_names, panel_exprs, panels, recorded_names, rule_docs
 
-from mlops_template.metric_names import exported_series_names
+from api.telemetry.names import exported_series_names
 
 RULE_DIR = PROMETHEUS_DIR / "rules"
 STANDIN_ENV = {

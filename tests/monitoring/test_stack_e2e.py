@@ -11,16 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from monitoring_stack import (
-    DASHBOARDS,
-    StartApi,
-    StartPrometheus,
-    http_json,
-    records,
-    send,
-    wait_until,
-)
-from promql import panel_exprs
+from tests.support.fixtures import StartApi, StartPrometheus
+from tests.support.monitoring import DASHBOARDS
+from tests.support.net import http_json, wait_until
+from tests.support.traffic import records, send
+from tests.monitoring.promql import panel_exprs
 
 pytestmark = pytest.mark.slow
 

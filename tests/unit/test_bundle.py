@@ -11,8 +11,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlops_template import bundle
-from mlops_template.bundle import ModelLoadError
+from mlops_template.core import bundle
+from mlops_template.core.errors import ModelLoadError
 
 
 def fitted() -> Pipeline:

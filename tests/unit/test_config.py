@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_template import config
-from mlops_template.config import ConfigError
+from mlops_template.core import config
+from mlops_template.core.errors import ConfigError
 
 
 def test_committed_params_yaml_is_valid() -> None:

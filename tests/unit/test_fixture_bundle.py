@@ -1,4 +1,4 @@
-"""The shared bundle fixture produces what contract 2 promises."""
+"""The shared bundle fixture produces a model file and a card that describes it."""
 
 import json
 from pathlib import Path

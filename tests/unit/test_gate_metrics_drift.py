@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template import drift, gate, metrics, schema
-from mlops_template.config import GateParams
+from mlops_template.review import gate
+from mlops_template.core import drift, metrics, schema
+from mlops_template.core.config import GateParams
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ def test_gate_on_a_lower_is_better_metric() -> None:
 
 
 def test_gate_names_an_unknown_metric() -> None:
-    from mlops_template.cli import StageError
+    from mlops_template.core.errors import StageError
 
     with pytest.raises(StageError, match="metric 'auc' not in"):
         gate.check({"f1": 1.0}, GateParams(metric="auc"), None)
@@ -76,16 +77,18 @@ def test_drift_reference_bins_match_the_training_distribution() -> None:
         ["p"],
         10,
     )
-    numeric = ref["features"]["x"]
-    assert len(numeric["edges"]) == 9 and len(numeric["proportions"]) == 10
-    assert all(abs(p - 0.1) < 0.011 for p in numeric["proportions"])
-    categorical = ref["features"]["c"]
-    assert categorical["categories"] == ["u", "v", drift.OTHER]
-    assert categorical["proportions"][2] == 0.0
-    assert ref["prediction"]["proportions"] == [1.0]
+    numeric = ref.features["x"]
+    assert isinstance(numeric, drift.NumericBins)
+    assert len(numeric.edges) == 9 and len(numeric.proportions) == 10
+    assert all(abs(p - 0.1) < 0.011 for p in numeric.proportions)
+    categorical = ref.features["c"]
+    assert isinstance(categorical, drift.CategoricalBins)
+    assert categorical.categories == ["u", "v", drift.OTHER]
+    assert categorical.proportions[2] == 0.0
+    assert ref.prediction.proportions == [1.0]
     # the same data binned again shows no drift
     again = drift.counts(frame["x"], numeric)
-    assert drift.psi(numeric["proportions"], again / again.sum()) < 1e-3
+    assert drift.psi(numeric.proportions, again / again.sum()) < 1e-3
 
 
 def test_bin_index_edges_are_right_closed() -> None:

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template import load, preprocess, schema, train
-from mlops_template.cli import StageError
-from mlops_template.config import DataParams, PreprocessParams, TrainParams
+from mlops_template.stages import load, preprocess, train
+from mlops_template.core import schema
+from mlops_template.core.errors import StageError
+from mlops_template.core.config import DataParams, PreprocessParams, TrainParams
 
 
 def frame(n: int = 120, seed: int = 0) -> pd.DataFrame:

@@ -11,7 +11,9 @@ from pathlib import Path
 import yaml
 
 log = logging.getLogger(__name__)
-REMOTE_TIMEOUT = 600  # seconds for commands that talk to a remote (dvc pull/push/update, git push)
+# Seconds for commands that talk to a remote (dvc pull/push/update/get, git push): DVC_TIMEOUT,
+# the variable .gitlab-ci.yml gives every job (tests check the defaults agree), or this.
+DEFAULT_REMOTE_TIMEOUT = 600.0
 
 
 class CommandError(RuntimeError):
@@ -57,6 +59,15 @@ def _environment(changes: Mapping[str, str | None]) -> dict[str, str]:
     return {name: value for name, value in merged.items() if value is not None}
 
 
+def remote_timeout() -> float:
+    """DVC_TIMEOUT from the environment, else DEFAULT_REMOTE_TIMEOUT."""
+    value = os.environ.get("DVC_TIMEOUT", "").strip()
+    try:
+        return float(value) if value else DEFAULT_REMOTE_TIMEOUT
+    except ValueError:
+        raise CommandError(f"DVC_TIMEOUT={value!r} is not a number of seconds") from None
+
+
 def imported_sources(root: Path = Path(".")) -> list[Path]:
     """`.dvc` files with dependencies: data brought in by `dvc import` or `dvc import-url`."""
     found = []
@@ -84,10 +95,10 @@ def update_data(mode: str) -> str:
     if mode == "update":
         if not imports:
             return "no imported data sources (`dvc import`/`dvc import-url`) to update"
-        run(["dvc", "update", *map(str, imports)], timeout=REMOTE_TIMEOUT)
+        run(["dvc", "update", *map(str, imports)], timeout=remote_timeout())
         return "`dvc update " + " ".join(map(str, imports)) + "`"
     if mode == "pull":
-        result = run(["dvc", "pull"], timeout=REMOTE_TIMEOUT, check=False)
+        result = run(["dvc", "pull"], timeout=remote_timeout(), check=False)
         if result.returncode != 0:
             # First run on an empty remote: the stages rebuild what is missing.
             log.warning("dvc pull failed (exit %d); dvc repro rebuilds", result.returncode)

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mlops_template import bundle, card, evaluate, paths, schema
-from mlops_template.cli import StageError
+from mlops_template.core import bundle, card, metrics, paths
+from mlops_template.core.errors import ModelLoadError, StageError
+from mlops_template.core.predict import predict_frame, truth
 from mlops_template.ct import commands
+from mlops_template.review import gate
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +43,23 @@ def fetch_bundle(ref: str, target: Path) -> Path:
         out.unlink(missing_ok=True)
         commands.run(
             ["dvc", "get", ".", path.as_posix(), "--rev", ref, "-o", str(out)],
-            timeout=commands.REMOTE_TIMEOUT,
+            timeout=commands.remote_timeout(),
         )
     return target
 
 
 def score_bundle(model_dir: Path, test: pd.DataFrame) -> dict[str, float]:
     """Test metrics of the bundle in `model_dir` on `test`, computed as the evaluate stage does."""
-    model_card = card.read(model_dir / paths.MODEL_CARD.name)
-    model = bundle.load(model_dir / model_card["model_file"], expected_sha256=model_card["sha256"])
-    features = schema.from_json(model_card["features"])
-    task, target = model_card["task"], model_card["target"]
+    model_card = card.read(model_dir)
+    model = bundle.load(model_dir / model_card.model_file, expected_sha256=model_card.sha256)
+    features = model_card.features
+    task, target = model_card.task, model_card.target
     if target not in test:
         raise StageError(f"the test split has no column '{target}' (the production model's target)")
-    y = test[target].astype(str if task == "classification" else float).to_numpy()
-    pred, proba = evaluate.predict(model, test, features, task)
-    classes = np.asarray(model_card["classes"], dtype=object)
-    return {k: round(float(v), 6) for k, v in evaluate.score(y, pred, proba, classes).items()}
-
-
-def committed_metrics(ref: str) -> dict[str, float]:
-    text = commands.git_output("show", f"{ref}:{paths.METRICS.as_posix()}")
-    data: dict[str, float] = json.loads(text)
-    return data
+    pred, proba = predict_frame(model, test, features, task)
+    classes = np.asarray(model_card.classes, dtype=object)
+    scores = metrics.score(truth(test, target, task), pred, proba, classes)
+    return {k: round(float(v), 6) for k, v in scores.items()}
 
 
 def against_prod(model: str, stage: str, workdir: Path) -> Comparison:
@@ -78,12 +73,11 @@ def against_prod(model: str, stage: str, workdir: Path) -> Comparison:
         prod_dir = fetch_bundle(ref, workdir / "prod-model")
         prod = score_bundle(prod_dir, pd.read_parquet(paths.TEST))
         return Comparison(new, prod, ref, "both scored on this branch's test split", prod_dir)
-    except (commands.CommandError, StageError, bundle.ModelLoadError, OSError) as exc:
+    except (commands.CommandError, StageError, ModelLoadError, OSError) as exc:
         log.warning(
             "can't score %s on the new test split (%s); using its committed metrics", ref, exc
         )
-    try:
-        return Comparison(new, committed_metrics(ref), ref, f"metrics committed at {ref}")
-    except (commands.CommandError, json.JSONDecodeError, subprocess.SubprocessError) as exc:
-        log.warning("no metrics at %s: %s", ref, exc)
+    committed = gate.baseline_from_ref(ref)
+    if committed is None:
         return Comparison(new, {}, ref, f"no metrics found at {ref}")
+    return Comparison(new, committed, ref, f"metrics committed at {ref}")

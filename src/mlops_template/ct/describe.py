@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mlops_template.config import LOWER_IS_BETTER
+from mlops_template.core.card import MODEL_NAME
+from mlops_template.core.config import LOWER_IS_BETTER
 from mlops_template.ct.compare import Comparison
 from mlops_template.ct.payload import Reason
 
@@ -93,9 +94,9 @@ def description(
     lines += [
         "",
         "---",
-        "Opened by the retrain job (`python -m mlops_template.retrain`). Review the numbers, "
+        "Opened by the retrain job (`python -m mlops_template.ct.retrain`). Review the numbers, "
         "then merge: the register job versions the model; promote it with "
-        "`gto assign model --stage prod`.",
+        f"`gto assign {MODEL_NAME} --stage prod`.",
     ]
     text = "\n".join(lines) + "\n"
     return text if len(text) <= MAX_CHARS else text[:MAX_CHARS] + "\n\n(truncated)\n"

@@ -1,12 +1,12 @@
 """The retrain job's settings, from environment variables (GitLab's predefined CI variables
-plus RETRAIN_*; README.md#continuous-training lists them)."""
+plus RETRAIN_*; docs/continuous-training.md lists them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_template.cli import StageError
+from mlops_template.core.errors import StageError
 from mlops_template.ct import hosts
 
 
@@ -72,7 +72,7 @@ class Settings:
         if missing:
             raise StageError(
                 f"retrain: {', '.join(missing)} not set; add GITLAB_TOKEN as a masked CI/CD "
-                "variable (README.md#continuous-training) or set RETRAIN_PUSH=0 for a dry run"
+                "variable (docs/continuous-training.md) or set RETRAIN_PUSH=0 for a dry run"
             )
         try:
             hosts.check(

@@ -1,0 +1,122 @@
+"""The model card: everything the API needs to know about the model next to it, as one typed class.
+
+The evaluate stage writes it; the API, the drift report and the retrain comparison read it
+through `read`, which validates every field. `schema_version` tells a reader which layout a
+card has: the retrain job reads the production model's card, which may be older than the
+code (cards without the field are version 0, the same fields as version 1). A card newer than
+this code is refused. The JSON schema (`python -m mlops_template.core.card`) is
+docs/model-card.schema.json.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any, Literal
+
+import sklearn
+import skops
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlops_template.core import io, paths
+from mlops_template.core.drift import DriftReference
+from mlops_template.core.errors import CardError
+from mlops_template.core.schema import Feature
+
+SCHEMA_VERSION = 1
+MODEL_NAME = "model"  # the artifact name in dvc.yaml and in the GTO registry
+FILE_NAME = paths.MODEL_CARD.name
+
+
+class ModelCard(BaseModel):
+    """The contract between training and serving: the API needs nothing else."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+    schema_version: int = Field(0, ge=0, description="Card layout; absent in version-0 cards")
+    name: str = Field(description="The artifact name in dvc.yaml and the model registry")
+    version: str = Field(description="The first 12 hex digits of the model file's sha256")
+    task: Literal["classification", "regression"]
+    target: str = Field(description="The label column")
+    classes: list[str] = Field(
+        description="Class labels in the model's output order; [] for regression"
+    )
+    model: str = Field(description="The model family (train.model)")
+    features: list[Feature] = Field(description="The inputs, in the order the pipeline takes them")
+    metrics: dict[str, float] = Field(description="Test-split metrics")
+    params: dict[str, Any] = Field(description="params.yaml as the pipeline read it")
+    history: list[dict[str, int | float]] = Field(
+        description="Per-epoch training/validation scores"
+    )
+    model_file: str = Field(description="The skops file next to the card")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the model file")
+    drift_reference: DriftReference
+    runtime: dict[str, str] = Field(description="Library versions the model was trained with")
+
+
+def build(
+    info: dict[str, Any],
+    metrics: dict[str, float],
+    params: dict[str, Any],
+    drift_reference: DriftReference,
+    model_file: str,
+) -> ModelCard:
+    """Assemble the card from the train stage's info and the evaluate stage's results."""
+    return ModelCard(
+        schema_version=SCHEMA_VERSION,
+        name=MODEL_NAME,
+        version=info["sha256"][:12],
+        task=info["task"],
+        target=info["target"],
+        classes=info["classes"],
+        model=info["model"],
+        features=info["features"],
+        metrics=metrics,
+        params=params,
+        history=info["history"],
+        model_file=model_file,
+        sha256=info["sha256"],
+        drift_reference=drift_reference,
+        runtime={
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "skops": skops.__version__,
+        },
+    )
+
+
+def write(card: ModelCard, path: Path) -> None:
+    io.write_json(path, card.model_dump(mode="json"))
+
+
+def read(path: Path) -> ModelCard:
+    """The card at `path` (a .json file, or the model folder holding it), validated."""
+    if path.suffix != ".json":
+        path = path / FILE_NAME
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as exc:
+        raise CardError(f"{path}: can't be read ({exc.strerror})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CardError(f"{path}: not JSON ({exc})") from exc
+    version = raw.get("schema_version", 0) if isinstance(raw, dict) else 0
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise CardError(
+            f"{path}: schema_version {version} is newer than this code reads ({SCHEMA_VERSION})"
+        )
+    try:
+        return ModelCard.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "card"
+        errors = f"{exc.error_count()} error(s); {where}: {first['msg']}"
+        raise CardError(f"{path}: not a valid model card ({errors})") from None
+
+
+def json_schema() -> dict[str, Any]:
+    return ModelCard.model_json_schema()
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))

@@ -1,0 +1,38 @@
+"""Where each stage reads and writes: the one place for these paths.
+
+`dvc.yaml` must repeat them (DVC reads no Python); `tests/dvc/test_dvc_yaml.py` checks that its
+deps and outs equal `INPUTS` and `OUTPUTS` here.
+"""
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+SOURCE_DIR = Path("data/source")  # where a user's own data file goes (a dep of `load`)
+RAW = Path("data/raw/dataset.parquet")
+PROCESSED = Path("data/processed")
+TRAIN = PROCESSED / "train.parquet"
+VAL = PROCESSED / "val.parquet"
+TEST = PROCESSED / "test.parquet"
+SCHEMA = PROCESSED / "schema.json"
+PREPROCESSOR = PROCESSED / "preprocessor.skops"
+MODEL_DIR = Path("model")
+MODEL = MODEL_DIR / "model.skops"
+MODEL_CARD = MODEL_DIR / "model_card.json"
+TRAIN_INFO = Path("reports/train_info.json")
+DVCLIVE_DIR = Path("reports/train")
+METRICS = Path("reports/metrics.json")
+PLOTS = Path("reports/plots")
+
+# The data (not code) each stage reads, and everything it writes, by stage name.
+INPUTS: dict[str, tuple[Path, ...]] = {
+    "load": (SOURCE_DIR,),
+    "preprocess": (RAW,),
+    "train": (PROCESSED,),
+    "evaluate": (TRAIN, TEST, MODEL, TRAIN_INFO),
+}
+OUTPUTS: dict[str, tuple[Path, ...]] = {
+    "load": (RAW,),
+    "preprocess": (TRAIN, VAL, TEST, SCHEMA, PREPROCESSOR),
+    "train": (MODEL, TRAIN_INFO, DVCLIVE_DIR),
+    "evaluate": (MODEL_CARD, PLOTS, METRICS),
+}

@@ -1,0 +1,221 @@
+"""Offline drift report: a batch of recent data (CSV/Parquet) vs the model's training reference.
+
+    python -m mlops_template.ct.drift_report DATA [--model-dir model] [--threshold PSI]
+                                               [--format md|text|json]
+
+Prints one row per feature (PSI, chi-square p-value of the bin counts, missing share, verdict),
+most drifted first, then the prediction drift when the model file is next to the card.
+Exit code: 0 no drift, 1 some PSI above the threshold (default `drift.PSI_THRESHOLD`, the
+alert rules' value), 2 the batch can't be compared (missing columns, unreadable file). The bins
+are the model card's `drift_reference`, binned with the same `mlops_template.core.drift` code
+the API uses, so offline and live drift agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_template.core import bundle, card, drift, paths, schema
+from mlops_template.core.card import ModelCard
+from mlops_template.core.errors import ModelLoadError, StageError
+from mlops_template.core.predict import predict_frame
+from mlops_template.stages import datasets
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Row:
+    """Drift of one feature (or of the predictions) against the training reference."""
+
+    name: str
+    psi: float
+    pvalue: float
+    missing: float  # share of missing values in the batch
+    reference_missing: float
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: list[Row]
+    prediction: Row | None
+    prediction_note: str
+    threshold: float
+    n_rows: int
+
+    @property
+    def drifted(self) -> list[Row]:
+        rows = self.rows + ([self.prediction] if self.prediction else [])
+        return [r for r in rows if r.drifted]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "n_rows": self.n_rows,
+            "features": [asdict(r) for r in self.rows],
+            "prediction": asdict(self.prediction) if self.prediction else None,
+            "prediction_note": self.prediction_note,
+            "drifted": [r.name for r in self.drifted],
+        }
+
+
+def compare_column(name: str, column: pd.Series, ref: drift.Bins, threshold: float) -> Row:
+    """PSI and chi-square p-value of `column` binned into the reference bins of `ref`."""
+    n = drift.counts(column, ref)
+    actual = n / n.sum() if n.sum() else np.zeros_like(n)
+    value = drift.psi(ref.proportions, actual) if n.sum() else 0.0
+    return Row(
+        name=name,
+        psi=round(value, 6),
+        pvalue=round(drift.chi_square_pvalue(ref.proportions, n), 6),
+        missing=round(float(column.isna().mean()) if len(column) else 0.0, 6),
+        reference_missing=float(getattr(ref, "missing", 0.0)),  # predictions have none
+        drifted=bool(n.sum()) and drift.drifted(value, threshold),
+    )
+
+
+def missing_columns(frame: pd.DataFrame, model_card: ModelCard) -> list[str]:
+    return [name for name in model_card.drift_reference.features if name not in frame]
+
+
+def predictions(model_dir: Path, model_card: ModelCard, frame: pd.DataFrame) -> pd.Series:
+    """The model's predictions for `frame` (classes as str, or values), like the API makes them."""
+    model = bundle.load(model_dir / model_card.model_file, expected_sha256=model_card.sha256)
+    labels, _ = predict_frame(model, frame, model_card.features, model_card.task)
+    if model_card.task == "classification":
+        return pd.Series([str(c) for c in labels])
+    return pd.Series(labels.astype(float))
+
+
+def compare(frame: pd.DataFrame, model_dir: Path, threshold: float = drift.PSI_THRESHOLD) -> Report:
+    """Drift of every feature of the model card (and of the predictions) in `frame`."""
+    model_card = card.read(model_dir)
+    missing = missing_columns(frame, model_card)
+    if missing:
+        raise StageError(
+            f"the batch lacks {len(missing)} feature column(s) the model was trained on: "
+            f"{', '.join(missing)}"
+        )
+    x = schema.coerce(frame, model_card.features)
+    reference = model_card.drift_reference
+    rows = [
+        compare_column(name, x[name], ref, threshold) for name, ref in reference.features.items()
+    ]
+    rows.sort(key=lambda r: (-r.psi, r.name))
+    prediction: Row | None = None
+    note = ""
+    model_file = model_dir / model_card.model_file
+    if not model_file.is_file():
+        note = f"skipped: {model_file} not found (run `dvc pull` or `make train`)"
+    elif len(frame) == 0:
+        note = "skipped: the batch has no rows"
+    else:
+        pred = predictions(model_dir, model_card, frame)
+        prediction = compare_column("(prediction)", pred, reference.prediction, threshold)
+    return Report(rows, prediction, note, threshold, len(frame))
+
+
+def _verdict(row: Row) -> str:
+    return "DRIFT" if row.drifted else "ok"
+
+
+def _cells(row: Row) -> list[str]:
+    return [
+        row.name,
+        f"{row.psi:.4f}",
+        f"{row.pvalue:.3g}",
+        f"{row.missing:.1%} ({row.reference_missing:.1%})",
+        _verdict(row),
+    ]
+
+
+HEADER = ["feature", "PSI", "chi² p-value", "missing (train)", "verdict"]
+
+
+def _summary(report: Report) -> str:
+    drifted = report.drifted
+    if not drifted:
+        return f"No drift: no PSI above {report.threshold} ({report.n_rows} rows)."
+    names = ", ".join(f"{r.name} (PSI {r.psi:.3f})" for r in drifted)
+    return (
+        f"Drift in {len(drifted)} of {len(report.rows) + 1} checks ({report.n_rows} rows): {names}."
+    )
+
+
+def to_markdown(report: Report) -> str:
+    lines = [
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "|".join(["---", "---:", "---:", "---:", "---"]) + "|",
+    ]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in report.rows]
+    lines.append("")
+    if report.prediction is not None:
+        c = _cells(report.prediction)
+        lines.append(f"**Prediction drift**: PSI {c[1]}, chi² p-value {c[2]}: {c[4]}")
+    else:
+        lines.append(f"**Prediction drift**: {report.prediction_note}")
+    lines += ["", _summary(report), ""]
+    return "\n".join(lines)
+
+
+def to_text(report: Report) -> str:
+    table = [HEADER] + [_cells(r) for r in report.rows]
+    if report.prediction is not None:
+        table.append(_cells(report.prediction))
+    widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    if report.prediction is None:
+        lines.append(f"(prediction) {report.prediction_note}")
+    lines.append(_summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "md":
+        return to_markdown(report)
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2) + "\n"
+    return to_text(report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="batch of recent data: .csv or .parquet")
+    parser.add_argument("--model-dir", type=Path, default=paths.MODEL_DIR)
+    parser.add_argument(
+        "--threshold", type=float, default=drift.PSI_THRESHOLD, help="drift when a PSI is above"
+    )
+    parser.add_argument("--format", choices=("md", "text", "json"), default="text")
+    parser.add_argument("--sep", default=",", help="CSV separator")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    try:
+        if not (args.model_dir / card.FILE_NAME).is_file():
+            raise StageError(f"{args.model_dir / card.FILE_NAME} not found; run `make train`")
+        if not args.data.is_file():
+            raise StageError(f"{args.data}: file not found")
+        frame = datasets.read(str(args.data), args.sep)  # its errors name the file
+    except StageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = compare(frame, args.model_dir, args.threshold)
+    except (StageError, ModelLoadError) as exc:
+        print(f"error: {args.data}: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render(report, args.format))
+    return 1 if report.drifted else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Stage 1 — load: read `data.source`, validate it, write the raw table.
+
+Everything is checked before anything is written, so a bad file fails with one line
+naming the file, the column and the reason, and the previous output stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from mlops_template.stages import datasets
+from mlops_template.core import config, io, paths
+from mlops_template.core.cli import run
+from mlops_template.core.errors import StageError
+from mlops_template.core.config import DataParams
+from mlops_template.core.schema import infer_task
+
+log = logging.getLogger(__name__)
+
+
+def validate(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
+    """Return `frame` if it can be trained on, else raise StageError naming what is wrong."""
+    where = params.source
+    if frame.shape[1] == 0 or len(frame) == 0:
+        raise StageError(f"{where}: no rows")
+    if params.target not in frame.columns:
+        hint = ""
+        if frame.shape[1] == 1:
+            hint = f"; only one column was read, is data.sep ({params.sep!r}) the file's separator?"
+        columns = ", ".join(map(str, frame.columns[:10]))
+        raise StageError(
+            f"{where}: target column '{params.target}' not found (columns: {columns}){hint}"
+        )
+    if frame.shape[1] < 2:
+        raise StageError(f"{where}: no feature columns besides the target '{params.target}'")
+    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    if empty:
+        raise StageError(f"{where}: column '{empty[0]}' is empty (all values missing)")
+    labelled = int(frame[params.target].notna().sum())
+    if labelled < params.min_rows:
+        raise StageError(
+            f"{where}: {labelled} rows with a label in column '{params.target}', "
+            f"need at least {params.min_rows} (data.min_rows)"
+        )
+    task = params.task or infer_task(frame[params.target])
+    if task == "classification":
+        classes = frame[params.target].dropna().nunique()
+        if classes < 2:
+            raise StageError(
+                f"{where}: column '{params.target}' has {classes} class, "
+                "classification needs 2 or more"
+            )
+    elif not pd.api.types.is_numeric_dtype(frame[params.target]):
+        raise StageError(f"{where}: column '{params.target}' must be numeric for regression")
+    return frame
+
+
+def main() -> None:
+    params = config.load().data
+    frame = validate(datasets.read(params.source, params.sep), params)
+    frame.columns = [str(c) for c in frame.columns]
+    io.write_parquet(paths.RAW, frame)
+    log.info("load: %d rows x %d columns from %s -> %s", *frame.shape, params.source, paths.RAW)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,56 @@
+"""The app in-process under FastAPI's TestClient, and reading its /metrics."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from api.main import create_app
+from api.settings import Settings
+
+with warnings.catch_warnings():
+    # Starlette warns that its TestClient will move to httpx2; httpx is what we have.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+ClientFn = Callable[..., TestClient]
+
+
+def example(model_dir: Path) -> dict[str, Any]:
+    """The /predict example of the OpenAPI document, as a client would copy it from /docs."""
+    app = create_app(Settings(model_dir=model_dir))
+    examples = app.openapi()["components"]["schemas"]["PredictRequest"]["examples"]
+    body: dict[str, Any] = examples[0]
+    return body
+
+
+def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics as {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {}
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(samples: dict[Any, float], metric: str, /, **labels: str) -> float:
+    return samples.get((metric, tuple(sorted(labels.items()))), 0.0)
+
+
+JSON = {"content-type": "application/json"}
+
+
+def record(model_dir: Path) -> dict[str, Any]:
+    """The first record of the OpenAPI example: a valid record for the model."""
+    first: dict[str, Any] = example(model_dir)["records"][0]
+    return dict(first)
+
+
+def post_text(client: TestClient, text: str) -> Any:
+    """POST raw text to /predict (bodies a JSON encoder would refuse to write)."""
+    return client.post("/predict", content=text.encode(), headers=JSON)

@@ -1,0 +1,95 @@
+"""Facts that a config file, a rule or a document must repeat agree with the code's one place."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from api.routes import PREDICT_PATH
+from mlops_template.core import card, config, drift
+from mlops_template.ct import commands
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "monitoring" / "prometheus" / "rules"
+PARAMS_DOC = ROOT / "docs" / "pipeline.md"  # the params.yaml reference table
+
+
+def rules() -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in sorted(RULES.glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                found[rule.get("alert") or rule["record"]] = rule
+    return found
+
+
+@pytest.mark.parametrize("alert", ["FeatureDrift", "PredictionDrift"])
+def test_the_drift_alerts_fire_where_the_offline_report_does(alert: str) -> None:
+    first = rules()[alert]["expr"].strip().splitlines()[0]
+    match = re.fullmatch(r"\S+_psi:15m\{[^}]*\}\s*(>=|>|<=|<)\s*([0-9.]+)", first.strip())
+    assert match, f"{alert}: can't read the PSI comparison in {first!r}"
+    operator, threshold = match.group(1), float(match.group(2))
+    assert threshold == drift.PSI_THRESHOLD
+    # the rule's comparison, applied by the Python side
+    assert operator == ">"
+    assert not drift.drifted(drift.PSI_THRESHOLD)
+    assert drift.drifted(drift.PSI_THRESHOLD + 1e-9)
+    assert f"(PSI > {drift.PSI_THRESHOLD:g})" in rules()[alert]["annotations"]["description"]
+
+
+def test_the_ci_drift_threshold_is_the_default() -> None:
+    text = (ROOT / "ci" / "retrain.gitlab-ci.yml").read_text()
+    values = re.findall(r"\b\w*THRESHOLD:\s*\"?([0-9.]+)\"?", text)
+    assert values, "no drift threshold variable in ci/retrain.gitlab-ci.yml"
+    assert {float(v) for v in values} == {drift.PSI_THRESHOLD}
+
+
+def test_rules_select_the_route_the_api_serves() -> None:
+    routes = set()
+    for path in RULES.glob("*.yml"):
+        routes |= set(re.findall(r'route="([^"]+)"', path.read_text()))
+    assert routes == {PREDICT_PATH}
+
+
+def test_the_remote_timeout_defaults_agree() -> None:
+    variables = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())["variables"]
+    assert float(variables["DVC_TIMEOUT"]) == commands.DEFAULT_REMOTE_TIMEOUT
+    for script in sorted((ROOT / "ci").glob("*.sh")):
+        for value in re.findall(r"DVC_TIMEOUT:-(\d+)", script.read_text()):
+            assert float(value) == commands.DEFAULT_REMOTE_TIMEOUT, script.name
+
+
+def test_the_artifact_is_the_model_cards_name() -> None:
+    artifacts = yaml.safe_load((ROOT / "dvc.yaml").read_text())["artifacts"]
+    assert list(artifacts) == [card.MODEL_NAME]
+
+
+def flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def test_params_yaml_holds_every_default() -> None:
+    committed = flat(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    assert committed == flat(config.as_dict(config.Params()))
+
+
+def test_the_params_reference_table_lists_every_key_with_its_default() -> None:
+    documented = {}
+    for key, cell in re.findall(
+        r"^\| `([a-z_]+\.[a-z_]+)` \| `([^`]*)` \|", PARAMS_DOC.read_text(), re.M
+    ):
+        try:
+            documented[key] = yaml.safe_load(cell)
+        except yaml.YAMLError:
+            documented[key] = cell
+    assert documented == flat(config.as_dict(config.Params()))
