@@ -39,7 +39,7 @@ def test_validate_accepts_a_good_frame() -> None:
     [
         (lambda f: f.drop(columns=["label"]), "target column 'label' not found"),
         (lambda f: f.assign(x=np.nan), "column 'x' is empty"),
-        (lambda f: f.head(10), "need at least 50"),
+        (lambda f: f.head(10), "need at least 20"),
         (lambda f: f.assign(label="pos"), "has 1 class"),
         (lambda f: f[["label"]], "no feature columns"),
         (lambda f: f.iloc[0:0], "no rows"),

@@ -1,12 +1,17 @@
 """params.yaml, read once into frozen, validated objects.
 
-Unknown keys are an error that names the key, so a typo in params.yaml can't silently
-fall back to a default.
+Every key is optional (its default is the dataclass field's), typed by the field's annotation
+and bounded by the field's `limits`: an unknown key, a value of the wrong type or one out of
+bounds is an error naming the key, so a typo in params.yaml can't silently fall back to a
+default and `epochs: -1` or `n_estimators: 1000000000` can't reach a stage.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -17,8 +22,23 @@ from mlops_template.core import paths
 from mlops_template.core.errors import ConfigError
 
 Task = Literal["classification", "regression"]
+SplitMode = Literal["random", "group", "time"]
 MODELS = ("linear", "random_forest", "mlp")
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
+
+SEED_MAX = 2**32 - 1
+
+
+def limits(default: Any, **bounds: float) -> Any:
+    """A dataclass field with bounds: ge/le (inclusive), gt/lt (exclusive), max_len (lists).
+
+    For a list or tuple the number bounds apply to each element."""
+    kwargs: dict[str, Any] = {"metadata": bounds}
+    if isinstance(default, (list, tuple, dict)):
+        kwargs["default_factory"] = lambda: type(default)(default)
+    else:
+        kwargs["default"] = default
+    return field(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -29,16 +49,24 @@ class DataParams:
     target: str = "diagnosis"
     task: Task | None = None
     sep: str = ","
-    min_rows: int = 50
+    min_rows: int = limits(20, ge=1, le=10**9)
 
 
 @dataclass(frozen=True)
 class PreprocessParams:
-    """`preprocess`: the seeded train/validation/test split."""
+    """`preprocess`: cleaning, the train/validation/test split and the feature encoding."""
 
-    test_size: float = 0.2
-    val_size: float = 0.2
-    seed: int = 42
+    test_size: float = limits(0.2, gt=0, lt=1)
+    val_size: float = limits(0.2, gt=0, lt=1)
+    seed: int = limits(42, ge=0, le=SEED_MAX)
+    dedupe: bool = False
+    max_dropped: float = limits(0.5, ge=0, le=1)
+    split: SplitMode = "random"
+    split_column: str | None = None
+    keep_ids: bool = False
+    max_categories: int = limits(50, ge=2, le=1000)
+    min_frequency: int = limits(5, ge=1, le=10**9)
+    clip: float | None = limits(5.0, gt=0, le=1000)
 
 
 @dataclass(frozen=True)
@@ -50,20 +78,20 @@ class TrainParams:
     """
 
     model: str = "linear"
-    epochs: int = 20
-    seed: int = 42
-    learning_rate: float = 0.01
-    alpha: float = 0.0001
-    n_estimators: int = 100
-    max_depth: int | None = None
-    hidden_layers: tuple[int, ...] = (64, 32)
+    epochs: int = limits(20, ge=1, le=10_000)
+    seed: int = limits(42, ge=0, le=SEED_MAX)
+    learning_rate: float = limits(0.01, gt=0, le=10)
+    alpha: float = limits(0.0001, ge=0, le=100)
+    n_estimators: int = limits(100, ge=1, le=10_000)
+    max_depth: int | None = limits(None, ge=1, le=1000)
+    hidden_layers: tuple[int, ...] = limits((64, 32), ge=1, le=4096, max_len=10)
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
     """`evaluate`: the drift reference written into the model card."""
 
-    drift_bins: int = 10
+    drift_bins: int = limits(10, ge=2, le=100)
 
 
 @dataclass(frozen=True)
@@ -72,7 +100,7 @@ class GateParams:
 
     metric: str = "f1"
     min: float = 0.9
-    max_drop: float = 0.02
+    max_drop: float = limits(0.02, ge=0)
 
 
 @dataclass(frozen=True)
@@ -88,54 +116,130 @@ class Params:
 
 T = TypeVar("T")
 
+_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return (text[:60] + "…") if len(text) > 60 else text
+
+
+def _typed(key: str, value: Any, annotation: Any) -> Any:
+    """`value` checked against `annotation` (and converted: int → float, list → tuple)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise ConfigError(f"params: {key} must be set, not null")
+        (inner,) = [o for o in options if o is not type(None)]
+        return _typed(key, value, inner)
+    if value is None:
+        raise ConfigError(f"params: {key} must be set, not null")
+    if origin is Literal:
+        choices = typing.get_args(annotation)
+        if value not in choices:
+            raise ConfigError(
+                f"params: {key} must be {' or '.join(map(str, choices))}, not {_shown(value)}"
+            )
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"params: {key} must be a list, not {_shown(value)}")
+        inner, *_ = typing.get_args(annotation)
+        items = [_typed(f"{key}[{i}]", v, inner) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    expected = annotation
+    ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        name = _NAMES.get(expected, getattr(expected, "__name__", str(expected)))
+        raise ConfigError(
+            f"params: {key} must be {name}, not {_shown(value)} ({type(value).__name__})"
+        )
+    if expected is float and not math.isfinite(value):
+        raise ConfigError(f"params: {key} must be a finite number, not {value}")
+    return value
+
+
+def _bounded(key: str, value: Any, bounds: dict[str, float]) -> None:
+    if value is None or not bounds:
+        return
+    if isinstance(value, (list, tuple)):
+        if "max_len" in bounds and len(value) > bounds["max_len"]:
+            raise ConfigError(
+                f"params: {key} may hold at most {bounds['max_len']:g} values, not {len(value)}"
+            )
+        if not value and "max_len" in bounds:
+            raise ConfigError(f"params: {key} must hold at least one value")
+        for i, item in enumerate(value):
+            _bounded(f"{key}[{i}]", item, bounds)
+        return
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    gt, lt = bounds.get("gt"), bounds.get("lt")
+    if gt is not None and lt is not None and not gt < value < lt:
+        raise ConfigError(f"params: {key} must be between {gt:g} and {lt:g}, not {value}")
+    words = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
+    for name, text in words.items():
+        bound = bounds.get(name)
+        if bound is None:
+            continue
+        holds = {"ge": value >= bound, "le": value <= bound, "gt": value > bound}.get(
+            name, value < bound
+        )
+        if not holds:
+            raise ConfigError(f"params: {key} must be {text} {bound:g}, not {value}")
+
 
 def _build(cls: type[T], section: str, raw: Any) -> T:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"params: section '{section}' must be a mapping")
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        raise ConfigError(f"params: section '{section}' must be a mapping, not {_shown(raw)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     for key in raw:
-        if key not in known:
-            raise ConfigError(f"params: unknown key '{section}.{key}' (known: {', '.join(known)})")
-    values = dict(raw)
-    if "hidden_layers" in values and values["hidden_layers"] is not None:
-        values["hidden_layers"] = tuple(int(v) for v in values["hidden_layers"])
+        if key not in fields:
+            raise ConfigError(f"params: unknown key '{section}.{key}' (known: {', '.join(fields)})")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        name = f"{section}.{key}"
+        values[key] = _typed(name, value, hints[key])
+        _bounded(name, values[key], dict(fields[key].metadata))
     return cls(**values)
 
 
 def _validate(p: Params) -> None:
-    if p.data.task not in (None, "classification", "regression"):
-        raise ConfigError(
-            f"params: data.task must be classification or regression, not {p.data.task!r}"
-        )
     if p.train.model not in MODELS:
         raise ConfigError(
             f"params: train.model must be one of {', '.join(MODELS)}, not {p.train.model!r}"
         )
-    if p.train.epochs < 1:
-        raise ConfigError("params: train.epochs must be at least 1")
-    for name in ("test_size", "val_size"):
-        value = getattr(p.preprocess, name)
-        if not 0 < value < 1:
-            raise ConfigError(f"params: preprocess.{name} must be between 0 and 1, not {value}")
-    if p.evaluate.drift_bins < 2:
-        raise ConfigError("params: evaluate.drift_bins must be at least 2")
+    if p.preprocess.split != "random" and not p.preprocess.split_column:
+        raise ConfigError(
+            f"params: preprocess.split {p.preprocess.split} needs preprocess.split_column "
+            "(the group or time column)"
+        )
+    if p.preprocess.split_column == p.data.target:
+        raise ConfigError("params: preprocess.split_column can't be the target column")
+    for name in ("source", "target", "sep", "metric"):
+        section = p.gate if name == "metric" else p.data
+        if not getattr(section, name):
+            where = "gate" if name == "metric" else "data"
+            raise ConfigError(f"params: {where}.{name} must not be empty")
 
 
 def from_dict(raw: dict[str, Any]) -> Params:
     """Build validated params from a parsed params.yaml mapping."""
-    sections = {f.name: f.type for f in dataclasses.fields(Params)}
+    sections = {f.name: f for f in dataclasses.fields(Params)}
     for key in raw:
         if key not in sections:
             raise ConfigError(f"params: unknown section '{key}' (known: {', '.join(sections)})")
-    params = Params(
-        data=_build(DataParams, "data", raw.get("data")),
-        preprocess=_build(PreprocessParams, "preprocess", raw.get("preprocess")),
-        train=_build(TrainParams, "train", raw.get("train")),
-        evaluate=_build(EvaluateParams, "evaluate", raw.get("evaluate")),
-        gate=_build(GateParams, "gate", raw.get("gate")),
-    )
+    hints = typing.get_type_hints(Params)
+    built = {name: _build(hints[name], name, raw.get(name)) for name in sections}
+    params = Params(**built)
     _validate(params)
     return params
 
@@ -148,6 +252,8 @@ def load(path: Path = paths.PARAMS) -> Params:
         raise ConfigError(f"params: {path} not found") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"params: {path} is not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"params: {path} must hold a mapping of sections")
     return from_dict(raw)
