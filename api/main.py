@@ -67,7 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if state.model is not None:
             loaded = state.model
             telemetry.bind(loaded.card, loaded.load_seconds, loaded.loaded_at)
-            parser = Parser(request_model, loaded.card.features, settings.max_batch)
+            parser = Parser(
+                request_model,
+                loaded.card.features,
+                settings.max_batch,
+                ignored=loaded.card.ignored_columns,
+            )
             app.state.batcher = Batcher(parser, loaded, telemetry)
         telemetry.start()
         # Everything loaded so far (sklearn, pandas, the model) lives as long as the process:

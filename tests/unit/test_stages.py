@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.stages import load, preprocess, train
+from mlops_template.stages import load, preprocess, splits, train
 from mlops_template.core import schema
 from mlops_template.core.errors import StageError
 from mlops_template.core.config import DataParams, PreprocessParams, TrainParams
@@ -55,27 +55,29 @@ def test_validate_regression_needs_numeric_label() -> None:
         load.validate(frame(), DataParams(source="mem", target="label", task="regression"))
 
 
-def test_clean_drops_duplicates_and_unlabelled_rows() -> None:
+def test_clean_keeps_duplicates_unless_asked_and_counts_unlabelled_rows() -> None:
     data = frame(60)
     dirty = pd.concat([data, data.head(5)], ignore_index=True)
     dirty.loc[10, "label"] = None
-    cleaned = preprocess.clean(dirty, "label")
-    assert len(cleaned) == 59
-    assert cleaned["label"].notna().all()
+    kept, done = splits.clean(dirty, "label", "classification", dedupe=False)
+    assert len(kept) == 64 and kept["label"].notna().all()
+    assert (done.rows, done.unlabelled, done.duplicates, done.kept) == (65, 1, 0, 64)
+    deduped, done = splits.clean(dirty, "label", "classification", dedupe=True)
+    assert len(deduped) == 59 and done.duplicates == 5 and done.labelled == 64
 
 
 def test_split_is_seeded_and_stratified() -> None:
     data = frame(200)
     params = PreprocessParams(test_size=0.25, val_size=0.2, seed=3)
-    a = preprocess.split(data, "label", "classification", params)
-    b = preprocess.split(data, "label", "classification", params)
-    for left, right in zip(a, b):
-        pd.testing.assert_frame_equal(left, right)
-    train, val, test = a
-    assert len(train) + len(val) + len(test) == 200
-    assert len(test) == 50
+    a = splits.split(data, "label", "classification", params)
+    b = splits.split(data, "label", "classification", params)
+    for left, right in zip((a.train, a.val, a.test), (b.train, b.val, b.test)):
+        np.testing.assert_array_equal(left, right)
+    everything = np.concatenate([a.train, a.val, a.test])
+    assert sorted(everything.tolist()) == list(range(200))
+    assert len(a.test) == 50
     overall = (data["label"] == "pos").mean()
-    assert abs((test["label"] == "pos").mean() - overall) < 0.03
+    assert abs((data["label"].iloc[a.test] == "pos").mean() - overall) < 0.03
 
 
 def test_schema_inference_and_coercion() -> None:

@@ -70,6 +70,7 @@ def save(obj: Any, path: Path) -> str:
 # Types a model of this template may contain beyond skops' defaults. Anything else in a
 # file is refused on load: skops never runs code it was not told to trust.
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
+TRUSTED_TYPES = frozenset({"mlops_template.core.transformers.Clip"})  # the template's own steps
 
 
 def load(path: Path, expected_sha256: str | None = None) -> Any:
@@ -87,7 +88,9 @@ def load(path: Path, expected_sha256: str | None = None) -> Any:
         untrusted = sio.get_untrusted_types(data=data)
     except (zipfile.BadZipFile, json.JSONDecodeError, KeyError, ValueError) as exc:
         raise ModelLoadError(f"{path}: not a valid skops file ({exc})") from exc
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    refused = [
+        t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in TRUSTED_TYPES
+    ]
     if refused:
         raise ModelLoadError(f"{path}: refusing untrusted types: {', '.join(refused)}")
     try:

@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from typing import Any
+
 import pandas as pd
-from sklearn import datasets as skdatasets
-from sklearn.utils import Bunch
 
 from mlops_template.core.errors import StageError
 
@@ -17,8 +17,10 @@ def _snake(name: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
 
 
-def _bundled(loader: Callable[..., Bunch], target: str, label_names: bool) -> pd.DataFrame:
-    bunch = loader(as_frame=True)
+def _bundled(loader: str, target: str, label_names: bool) -> pd.DataFrame:
+    from sklearn import datasets as skdatasets  # only for the bundled sets: a slow import
+
+    bunch: Any = getattr(skdatasets, loader)(as_frame=True)
     frame: pd.DataFrame = bunch.frame.copy()
     frame.columns = [_snake(str(c)) for c in frame.columns]
     labels = frame.pop("target")
@@ -31,9 +33,9 @@ def _bundled(loader: Callable[..., Bunch], target: str, label_names: bool) -> pd
 
 # Bundled data sets ship inside scikit-learn: no download, so the demo works offline.
 BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
-    "breast_cancer": lambda: _bundled(skdatasets.load_breast_cancer, "diagnosis", True),
-    "wine": lambda: _bundled(skdatasets.load_wine, "cultivar", True),
-    "diabetes": lambda: _bundled(skdatasets.load_diabetes, "progression", False),
+    "breast_cancer": lambda: _bundled("load_breast_cancer", "diagnosis", True),
+    "wine": lambda: _bundled("load_wine", "cultivar", True),
+    "diabetes": lambda: _bundled("load_diabetes", "progression", False),
 }
 
 

@@ -11,6 +11,7 @@ from sklearn import metrics as skm
 
 from mlops_template.core import bundle, card, config, drift, io, metrics, paths, schema
 from mlops_template.core.predict import predict_frame, truth
+from mlops_template.core import transformers  # noqa: F401  (skops loads the model's steps)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def main() -> None:
         io.write_json(paths.PLOTS / f"{name}.json", rows)
 
     train = pd.read_parquet(paths.TRAIN)
+    scores.update(metrics.baseline(truth(train, target, task), y, classes, task))
     train_pred, _ = predict_frame(model, train, features, task)
     reference = drift.reference(
         schema.coerce(train, features),
