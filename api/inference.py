@@ -86,6 +86,16 @@ def _one_hot_columns(
     return lookup, width, other
 
 
+def _sklearn_trees(estimator: Any) -> bool:
+    """A tree or an ensemble of sklearn trees: they predict on float32 copies of the input."""
+    from sklearn.tree import BaseDecisionTree
+
+    if isinstance(estimator, BaseDecisionTree):
+        return True
+    trees = getattr(estimator, "estimators_", None)
+    return trees is not None and all(isinstance(t, BaseDecisionTree) for t in np.ravel(trees))
+
+
 class FastPath:
     """numpy preprocessing + the estimator in numpy (linear models) or ONNX (the rest)."""
 
@@ -140,6 +150,7 @@ class FastPath:
         self.output = ""
         self.session: Any = None
         self.linear = self._linear()
+        self.float32_trees = _sklearn_trees(self.estimator)
         if self.linear is not None:
             self.name, self.dtype = "numpy", np.float64
         else:
@@ -194,7 +205,10 @@ class FastPath:
         if self.linear is not None:
             proba, values = estimators.run_linear(self.matrix(records), *self.linear, self.task)
             return Output(proba, values)
-        x = self.matrix(records).astype(self.dtype, copy=False)
+        x = self.matrix(records)
+        if self.float32_trees:  # sklearn's trees compare float32(x) with float64 thresholds
+            x = x.astype(np.float32).astype(self.dtype)
+        x = x.astype(self.dtype, copy=False)
         result = np.asarray(self.session.run([self.output], {"x": x})[0], dtype=float)
         if self.task == "classification":
             return Output(result, None)

@@ -22,6 +22,7 @@ from typing import Any
 from mlops_template.core import config, io, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
+from mlops_template.core.metrics import BASELINE_PREFIX
 from mlops_template.review import epochs, gate
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,18 @@ def gate_section(ref: str | None) -> str:
     baseline = gate.baseline_from_ref(ref) if ref is not None else None
     verdict = gate.check(metrics, params, baseline)
     icon = "✅" if verdict.passed else "❌"
-    return f"## Quality gate\n\n{icon} {verdict.message}"
+    return f"## Quality gate\n\n{icon} {verdict.message}" + guess_line(metrics, params.metric)
+
+
+def guess_line(metrics: dict[str, float], name: str) -> str:
+    """The headline metric of the prediction that ignores the features, next to the model's."""
+    guess = metrics.get(f"{BASELINE_PREFIX}{name}")
+    if guess is None or name not in metrics:
+        return ""
+    return (
+        f"\n\nWithout the features (majority class / training mean): {name} = {guess:.4f}; "
+        f"this model {metrics[name]:.4f} ({metrics[name] - guess:+.4f})."
+    )
 
 
 def slug(title: str) -> str:

@@ -1,0 +1,117 @@
+"""Training that diverges or learns nothing fails the train stage with one line saying what to
+change; the baseline that ignores the features is scored next to the test metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlops_template.core import metrics
+from mlops_template.core.config import TrainParams
+from mlops_template.core.errors import StageError
+from mlops_template.stages import progress, train
+
+
+def rows(val: list[float], train_loss: list[float]) -> list[dict[str, Any]]:
+    return [
+        {"epoch": i + 1, "val_loss": v, "train_loss": t}
+        for i, (v, t) in enumerate(zip(val, train_loss))
+    ]
+
+
+def run_checks(history: list[dict[str, Any]], p: TrainParams) -> None:
+    for end in range(1, len(history) + 1):
+        progress.check_epoch(history[:end], p)
+
+
+def test_a_non_finite_loss_fails_at_once() -> None:
+    with pytest.raises(StageError, match=r"val loss is nan at epoch 2: training diverged; lower"):
+        run_checks(rows([1.0, float("nan")], [1.0, 0.9]), TrainParams())
+
+
+def test_losses_rising_together_three_epochs_in_a_row_is_divergence() -> None:
+    history = rows([5.0, 4.0, 6.0, 9.0, 30.0], [5.0, 4.0, 6.5, 9.5, 40.0])
+    with pytest.raises(StageError) as info:
+        run_checks(history, TrainParams(learning_rate=0.5))
+    message = str(info.value)
+    assert "rose 3 epochs in a row" in message and "epochs 2–5" in message
+    assert "train.learning_rate (now 0.5)" in message and "\n" not in message
+
+
+def test_overfitting_and_plateaus_are_not_divergence() -> None:
+    overfit = rows([1.0, 0.5, 0.6, 0.7, 0.8], [1.0, 0.4, 0.3, 0.2, 0.1])
+    run_checks(overfit, TrainParams(epochs=5))
+    plateau = rows([0.5, 0.50001, 0.50002, 0.50003], [0.4, 0.40001, 0.40002, 0.40003])
+    run_checks(plateau, TrainParams())
+
+
+def test_tree_ensembles_are_not_checked_for_divergence() -> None:
+    """A forest has no step size; its in-sample log loss often rises as trees are added."""
+    history = rows([0.09, 0.10, 0.11, 0.12], [0.01, 0.02, 0.03, 0.04])
+    run_checks(history, TrainParams(model="random_forest"))
+
+
+def test_no_better_than_the_majority_class_fails() -> None:
+    y_train = np.array(["a"] * 70 + ["b"] * 30, dtype=object)
+    y_val = np.array(["a"] * 14 + ["b"] * 6, dtype=object)
+    base = progress.baseline(y_train, y_val, "classification")
+    assert base.accuracy == pytest.approx(0.7)
+    assert base.loss == pytest.approx(-(0.7 * np.log(0.7) + 0.3 * np.log(0.3)))
+    last = {"epoch": 20, "val_loss": base.loss + 0.01, "val_accuracy": 0.7}
+    with pytest.raises(StageError, match=r"no better than always the majority class 'a'"):
+        progress.check_final(last, base, "classification", TrainParams())
+    progress.check_final({**last, "val_accuracy": 0.75}, base, "classification", TrainParams())
+    progress.check_final(
+        {**last, "val_loss": base.loss - 0.01}, base, "classification", TrainParams()
+    )
+
+
+def test_no_better_than_the_mean_fails() -> None:
+    base = progress.baseline(np.array([1.0, 3.0]), np.array([0.0, 4.0]), "regression")
+    assert base.loss == pytest.approx(4.0)
+    with pytest.raises(
+        StageError, match=r"validation RMSE 2 is no better than always the training mean"
+    ):
+        progress.check_final({"epoch": 3, "val_loss": 4.0}, base, "regression", TrainParams())
+    progress.check_final({"epoch": 3, "val_loss": 3.9}, base, "regression", TrainParams())
+
+
+def test_fit_stops_on_a_table_it_cannot_learn() -> None:
+    """Labels independent of the features: the train stage must refuse, not save a model."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = rng.choice(["a", "b"], 400, p=[0.7, 0.3]).astype(object)
+    parts = train.Split(x[:300], y[:300]), train.Split(x[300:], y[300:])
+    with pytest.raises(StageError, match="learned nothing usable"):
+        train.fit(*parts, "classification", TrainParams(epochs=5))
+
+
+def test_the_train_loss_is_scored_on_a_fixed_sample() -> None:
+    part = train.Split(np.arange(50_000.0).reshape(-1, 1), np.arange(50_000.0))
+    a, b = train.sample(part, 1000, 7), train.sample(part, 1000, 7)
+    assert len(a.y) == 1000 and np.array_equal(a.y, b.y) and np.array_equal(a.x[:, 0], a.y)
+    assert train.sample(part, 10**6, 7) is part
+
+
+def test_log_loss_matches_sklearn() -> None:
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(1)
+    proba = rng.dirichlet([1, 1, 1], 200)
+    classes = np.array(["a", "b", "c"], dtype=object)
+    y = rng.choice(classes, 200)
+    assert train.log_loss(y, proba, classes) == pytest.approx(log_loss(y, proba, labels=classes))
+
+
+def test_baseline_metrics_are_flat_prefixed_numbers() -> None:
+    classes = np.array(["no", "yes"], dtype=object)
+    y_train = np.array(["no"] * 60 + ["yes"] * 40, dtype=object)
+    y_test = np.array(["no"] * 12 + ["yes"] * 8, dtype=object)
+    scores = metrics.baseline(y_train, y_test, classes, "classification")
+    assert scores["baseline_accuracy"] == 0.6 and scores["baseline_f1"] == 0.0
+    assert scores["baseline_roc_auc"] == 0.5
+    assert all(isinstance(v, float) for v in scores.values())
+    reg = metrics.baseline(np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0]), classes, "regression")
+    assert reg == {"baseline_mae": 1.0, "baseline_rmse": 1.0, "baseline_r2": 0.0}
