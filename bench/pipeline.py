@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from mlops_template.stages import models
 from mlops_template.core.config import TrainParams
 frame = pd.read_parquet(sys.argv[1])
-y = frame.pop("label").astype(str).to_numpy()
+y = frame.pop("label").astype(str).to_numpy().astype(str)  # the labels train uses
 x = StandardScaler().fit_transform(frame.to_numpy(dtype=np.float64))
 p = TrainParams(model=sys.argv[2], epochs=int(sys.argv[3]))
 model = models.build("classification", p)

@@ -11,6 +11,7 @@ from mlops_template.core.config import DataParams, PreprocessParams
 from mlops_template.core.errors import StageError
 from mlops_template.core.transformers import Clip
 from mlops_template.stages import columns, datasets, preprocess, splits
+from mlops_template.stages import features as encoding
 
 
 def table(n: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -156,10 +157,10 @@ def test_rare_categories_share_one_column_and_the_card_keeps_only_frequent_ones(
     frame = pd.DataFrame({"shop": values, "x": rng.normal(size=1200)})
     features = schema.infer(frame)
     p = PreprocessParams(max_categories=10, min_frequency=5)
-    pre = preprocess.build_preprocessor(features, p).fit(schema.coerce(frame, features))
+    pre = encoding.build_preprocessor(features, p).fit(schema.coerce(frame, features))
     out = pre.transform(schema.coerce(frame, features))
     assert out.shape == (1200, 1 + 3 + 1)  # x, a, b, c, other
-    kept = {f.name: f for f in preprocess.kept_categories(pre, features)}
+    kept = {f.name: f for f in encoding.kept_categories(pre, features)}
     assert kept["shop"].categories == ("a", "b", "c")
     unseen = pd.DataFrame({"shop": ["zzz", "r7", None], "x": [0.0, 0.0, 0.0]})
     rows = pre.transform(schema.coerce(unseen, features))
@@ -170,10 +171,10 @@ def test_standardised_numbers_are_clipped() -> None:
     x = np.concatenate([np.random.default_rng(0).normal(size=999), [1000.0]])
     frame = pd.DataFrame({"x": x})
     features = schema.infer(frame)
-    pre = preprocess.build_preprocessor(features, PreprocessParams(clip=3.0))
+    pre = encoding.build_preprocessor(features, PreprocessParams(clip=3.0))
     out = pre.fit_transform(schema.coerce(frame, features))
     assert out.max() == 3.0 and out.min() >= -3.0
-    unclipped = preprocess.build_preprocessor(features, PreprocessParams(clip=None))
+    unclipped = encoding.build_preprocessor(features, PreprocessParams(clip=None))
     assert unclipped.fit_transform(schema.coerce(frame, features)).max() > 30
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.stages import load, preprocess, splits, train
+from mlops_template.stages import load, splits, train
+from mlops_template.stages import features as encoding
 from mlops_template.core import schema
 from mlops_template.core.errors import StageError
 from mlops_template.core.config import DataParams, PreprocessParams, TrainParams
@@ -103,7 +104,7 @@ def test_task_inference() -> None:
 def test_preprocessor_ignores_unseen_categories() -> None:
     data = frame().drop(columns=["label"])
     features = schema.infer(data)
-    pre = preprocess.build_preprocessor(features).fit(schema.coerce(data, features))
+    pre = encoding.build_preprocessor(features).fit(schema.coerce(data, features))
     unseen = data.head(2).assign(colour=["zzz", None])
     out = pre.transform(schema.coerce(unseen, features))
     assert out.shape[0] == 2 and np.isfinite(out).all()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from mlops_template.core import io as fileio
 from mlops_template.core.errors import StageError
 
 
@@ -52,7 +53,7 @@ def read(source: str, sep: str = ",") -> pd.DataFrame:
         if suffix == ".csv":
             return pd.read_csv(path, sep=sep)
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            return fileio.read_parquet(path)
     except pd.errors.EmptyDataError as exc:
         raise StageError(f"{source}: file is empty") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:

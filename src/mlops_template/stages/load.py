@@ -7,6 +7,7 @@ naming the file, the column and the reason, and the previous output stays as it 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 
@@ -63,7 +64,11 @@ def main() -> None:
     frame.columns = [str(c) for c in frame.columns]
     ids = columns.id_like(frame, exclude=(params.target,))
     dates = columns.date_columns(frame, exclude=(params.target,))
-    io.write_parquet(paths.RAW, frame)
+    source = Path(params.source)
+    if source.suffix.lower() in (".parquet", ".pq") and source.is_file():
+        io.copy_file(source, paths.RAW)  # the same table: no second encoding of it
+    else:
+        io.write_parquet(paths.RAW, frame)
     unlabelled = int(frame[params.target].isna().sum())
     log.info(
         f"load: {len(frame):,} rows ({unlabelled:,} without a label) x {frame.shape[1]} columns "

@@ -2,84 +2,23 @@
 
 Which columns are features: all but the label, minus ID-like columns (unless
 `preprocess.keep_ids`) and a group split's column; date/time columns become their numeric
-parts (`stages/columns.py`). Numbers are median-imputed, standardised and clipped to
-± `preprocess.clip`; categories one-hot encoded, the rare ones (fewer than
-`preprocess.min_frequency` training rows, or beyond `preprocess.max_categories`) and unseen
-ones sharing one "other" column.
+parts (`stages/columns.py`). The encoding of the features is fitted with the model in the
+train stage (`stages/features.py`), so this stage needs neither scikit-learn nor skops.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from typing import Any
 
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlops_template.core import bundle, config, io, paths, schema
+from mlops_template.core import config, io, paths, schema
 from mlops_template.core.cli import run
 from mlops_template.core.config import PreprocessParams
 from mlops_template.core.errors import StageError
-from mlops_template.core.schema import Feature
-from mlops_template.core.transformers import Clip
 from mlops_template.stages import columns, splits
 
 log = logging.getLogger(__name__)
-
-
-def build_preprocessor(
-    features: list[Feature], params: PreprocessParams | None = None
-) -> ColumnTransformer:
-    """Impute, scale (and clip) numbers; impute and one-hot encode categories, rare and unseen
-    ones in one "other" column."""
-    p = params or PreprocessParams()
-    numeric = [f.name for f in features if f.kind != "categorical"]
-    categorical = [f.name for f in features if f.kind == "categorical"]
-    transformers: list[tuple[str, Any, list[str]]] = []
-    if numeric:
-        steps: list[tuple[str, Any]] = [
-            ("impute", SimpleImputer(strategy="median")),
-            ("scale", StandardScaler()),
-        ]
-        if p.clip is not None:
-            steps.append(("clip", Clip(limit=p.clip, copy=False)))
-        transformers.append(("numeric", Pipeline(steps), numeric))
-    if categorical:
-        encode = OneHotEncoder(
-            handle_unknown="infrequent_if_exist",
-            sparse_output=False,
-            max_categories=p.max_categories,
-            min_frequency=p.min_frequency,
-        )
-        impute = SimpleImputer(strategy="constant", fill_value=schema.MISSING)
-        transformers.append(
-            ("categorical", Pipeline([("impute", impute), ("onehot", encode)]), categorical)
-        )
-    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
-
-
-def kept_categories(preprocessor: ColumnTransformer, features: list[Feature]) -> list[Feature]:
-    """`features` with each categorical one's categories cut to those the encoder keeps as
-    their own column (the rest share "other"), so the card, the API schema and the drift
-    metrics stay small whatever the cardinality."""
-    kept: dict[str, tuple[str, ...]] = {}
-    for name, part, cols in preprocessor.transformers_:
-        if name != "categorical":
-            continue
-        encoder = part.named_steps["onehot"]
-        infrequent = encoder.infrequent_categories_
-        for col, cats, rare in zip(cols, encoder.categories_, infrequent):
-            rare_set = set() if rare is None else {str(c) for c in rare}
-            kept[col] = tuple(
-                str(c) for c in cats if str(c) not in rare_set and str(c) != schema.MISSING
-            )
-    return [
-        dataclasses.replace(f, categories=kept[f.name]) if f.name in kept else f for f in features
-    ]
 
 
 def feature_columns(
@@ -95,7 +34,7 @@ def feature_columns(
 def main() -> None:
     params = config.load()
     data, p = params.data, params.preprocess
-    raw = pd.read_parquet(paths.RAW)
+    raw = io.read_parquet(paths.RAW)
     if data.target not in raw.columns:
         raise StageError(
             f"{paths.RAW}: target column '{data.target}' not found; rerun the load stage"
@@ -119,13 +58,10 @@ def main() -> None:
         (paths.TEST, parts.test),
         (paths.TRAIN, parts.train),
     ):
-        io.write_parquet(path, frame.iloc[rows])
-    train = frame.iloc[parts.train]
-    del frame
-    features = schema.infer(train.drop(columns=[data.target]))
-    preprocessor = build_preprocessor(features, p).fit(schema.coerce(train, features))
-    features = kept_categories(preprocessor, features)
-    classes = sorted({str(v) for v in train[data.target]}) if task == "classification" else []
+        io.write_parquet(path, frame, rows)
+    features = schema.infer(frame[names], rows=parts.train)
+    labels = frame[data.target].iloc[parts.train]
+    classes = sorted({str(v) for v in labels.unique()}) if task == "classification" else []
     doc = {
         "task": task,
         "target": data.target,
@@ -134,7 +70,6 @@ def main() -> None:
         "ignored": ignored,
     }
     io.write_json(paths.SCHEMA, doc)
-    bundle.save(preprocessor, paths.PREPROCESSOR)
     log_summary(done, parts, task, p, ignored, dates)
 
 

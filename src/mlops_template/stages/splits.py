@@ -106,42 +106,53 @@ def check_sizes(split: Split, done: Cleaned, data: DataParams) -> None:
 
 
 def _two_way(
-    positions: np.ndarray, size: float, seed: int, strata: np.ndarray | None
+    positions: np.ndarray, size: float, rng: np.random.Generator, strata: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    rest, held = train_test_split(positions, test_size=size, random_state=seed, stratify=strata)
-    return np.asarray(rest), np.asarray(held)
+    """(rest, held out): a seeded shuffle holding out ceil(size × n) positions; with `strata`,
+    each stratum holds out its share (largest remainders get the rounding)."""
+    n = len(positions)
+    n_held = min(n - 1, max(1, int(np.ceil(size * n))))
+    if strata is None:
+        order = rng.permutation(n)
+        return positions[order[n_held:]], positions[order[:n_held]]
+    _, codes = np.unique(strata, return_inverse=True)
+    counts = np.bincount(codes)
+    exact = counts * n_held / n
+    take = np.floor(exact).astype(int)
+    short = n_held - int(take.sum())
+    take[np.argsort(-(exact - take), kind="stable")[:short]] += 1
+    held = np.zeros(n, dtype=bool)
+    for code, k in enumerate(take):
+        members = np.flatnonzero(codes == code)
+        held[rng.permutation(members)[:k]] = True
+    rest, out = np.flatnonzero(~held), np.flatnonzero(held)
+    return positions[rng.permutation(rest)], positions[rng.permutation(out)]
 
 
 def random_split(labels: np.ndarray | None, n: int, p: PreprocessParams) -> Split:
     """Seeded; stratified by `labels` when given (classification)."""
-    positions = np.arange(n)
-    rest, test = _two_way(positions, p.test_size, p.seed, labels)
-    strata = labels[rest] if labels is not None else None
-    train, val = _two_way(rest, p.val_size, p.seed, strata)
+    rng = np.random.default_rng(p.seed)
+    rest, test = _two_way(np.arange(n), p.test_size, rng, labels)
+    train, val = _two_way(rest, p.val_size, rng, labels[rest] if labels is not None else None)
     return Split(train, val, test)
 
 
 def group_split(groups: pd.Series, p: PreprocessParams) -> Split:
     """Whole groups on each side; test_size and val_size are shares of the groups."""
-    from sklearn.model_selection import GroupShuffleSplit
-
     codes = pd.factorize(groups, use_na_sentinel=False)[0]
-    if len(np.unique(codes)) < 3:
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    if n_groups < 3:
         raise StageError(
-            f"column '{groups.name}': {len(np.unique(codes))} group(s); a group split needs "
+            f"column '{groups.name}': {n_groups} group(s); a group split needs "
             "at least 3 (one for each of train, validation and test)"
         )
-
-    def two_way(positions: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
-        splitter = GroupShuffleSplit(n_splits=1, test_size=size, random_state=p.seed)
-        rest, held = next(splitter.split(positions, groups=codes[positions]))
-        return positions[rest], positions[held]
-
-    rest, test = two_way(np.arange(len(codes)), p.test_size)
-    train, val = two_way(rest, p.val_size)
-    return Split(train, val, test)
+    rng = np.random.default_rng(p.seed)
+    rest_groups, test_groups = _two_way(np.arange(n_groups), p.test_size, rng, None)
+    train_groups, val_groups = _two_way(rest_groups, p.val_size, rng, None)
+    side = np.empty(n_groups, dtype=np.int8)
+    side[train_groups], side[val_groups], side[test_groups] = 0, 1, 2
+    of_row = side[codes]
+    return Split(*(np.flatnonzero(of_row == k) for k in range(3)))
 
 
 def time_split(order: pd.Series, p: PreprocessParams) -> Split:
@@ -163,11 +174,8 @@ def time_split(order: pd.Series, p: PreprocessParams) -> Split:
 def split(frame: pd.DataFrame, target: str, task: str, p: PreprocessParams) -> Split:
     """The row positions of each split, by `p.split` (random / group / time)."""
     if p.split == "random":
-        labels = frame[target].to_numpy() if task == "classification" else None
-        try:
-            return random_split(labels, len(frame), p)
-        except ValueError as exc:
-            raise StageError(f"column '{target}': can't split the data ({exc})") from exc
+        labels = frame[target].to_numpy(dtype=str) if task == "classification" else None
+        return random_split(labels, len(frame), p)
     column = str(p.split_column)
     if column not in frame.columns:
         raise StageError(f"preprocess.split_column: column '{column}' not found")
