@@ -144,6 +144,8 @@ def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
     """Both servers up at once; wrk runs alternate bare/api so load drift hits both alike."""
     ports = {"bare": free_port(), "api": free_port()}
     servers = {k: start(k, port, args.model_dir, tmp / f"{k}.log") for k, port in ports.items()}
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports['api']}/ready", timeout=5) as ready:
+        sys.stderr.write(f"api backend: {json.loads(ready.read())['backend']}\n")
     urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
     runs: dict[str, list[dict[str, float]]] = {"bare": [], "api": [], "batch": []}
     try:
@@ -169,6 +171,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per server")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model")
+    parser.add_argument(
+        "--records",
+        type=Path,
+        help="CSV of records to send (cycled; extra columns such as IDs are sent too); "
+        "default: the model card's example record",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -180,6 +188,12 @@ def main() -> None:
         "one": json.dumps({"records": [record]}),
         "batch": json.dumps({"records": [record] * 256}),
     }
+    if args.records is not None:
+        import pandas as pd
+
+        rows = json.loads(pd.read_csv(args.records).head(256).to_json(orient="records"))
+        many = [rows[i % len(rows)] for i in range(256)]
+        bodies = {"one": json.dumps({"records": many[:1]}), "batch": json.dumps({"records": many})}
     with tempfile.TemporaryDirectory() as tmp:
         result = main_runs(args, bodies, Path(tmp))
     bare, one, batch = result["bare"], result["api"], result["batch"]

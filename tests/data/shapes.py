@@ -11,6 +11,8 @@ wrong. Deterministic (seeded): `write(name, folder)` writes `<name>.csv` and ret
   the signal; most appear once or twice) next to two numbers and a hex order ID.
 * `dates` — orders with an ISO 8601 timestamp and a customer column (for group/time splits):
   the weekend and the evening matter.
+* `noise` — labels drawn independently of the features: nothing to learn, and the train stage
+  must say so instead of saving a model no better than guessing.
 """
 
 from __future__ import annotations
@@ -132,12 +134,26 @@ def dates(n: int = 3000) -> tuple[pd.DataFrame, str]:
     return frame, "returned"
 
 
+def noise(n: int = 2000) -> tuple[pd.DataFrame, str]:
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "kind": rng.choice(["x", "y", "z"], n),
+            "outcome": rng.choice(["no", "yes"], n, p=[0.6, 0.4]),
+        }
+    )
+    return frame, "outcome"
+
+
 SHAPES: dict[str, Callable[[], tuple[pd.DataFrame, str]]] = {
     "duplicates": duplicates,
     "skewed": skewed,
     "ids": ids,
     "high_cardinality": high_cardinality,
     "dates": dates,
+    "noise": noise,
 }
 
 
