@@ -63,7 +63,7 @@ def baseline(
     if task == "classification":
         shares = np.array([np.mean(y_train == c) for c in classes], dtype=float)
         majority = classes[int(np.argmax(shares))]
-        pred = np.full(len(y_test), majority, dtype=object)
+        pred = np.full_like(y_test, majority)  # y_test's dtype: sklearn is slow on objects
         proba = np.tile(shares, (len(y_test), 1))
         scores = classification(y_test, pred, proba, classes)
     else:
