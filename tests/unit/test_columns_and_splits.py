@@ -183,3 +183,13 @@ def test_clip_keeps_missing_values_and_copies_unless_told() -> None:
     clipped = Clip(limit=2.0).fit(x).transform(x)
     assert clipped[0, 0] == -2.0 and np.isnan(clipped[0, 1]) and clipped[1, 1] == 2.0
     assert x[0, 0] == -9.0
+
+
+def test_category_index_of_values_known_unknown_missing_and_no_categories() -> None:
+    from mlops_template.core import drift
+
+    values = pd.Series(["a", None, "zz", np.nan, 1, True, "b", "nan"], dtype=object)
+    index = drift.category_index(values, ["a", "b", "1", "True"])
+    assert index.tolist() == [0, -1, 4, -1, 2, 3, 1, 4]
+    assert drift.category_index(values, []).tolist() == [0, -1, 0, -1, 0, 0, 0, 0]
+    assert drift.category_index(pd.Series([], dtype=object), ["a"]).tolist() == []

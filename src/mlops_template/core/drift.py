@@ -82,6 +82,8 @@ def category_index(values: pd.Series, categories: list[str]) -> np.ndarray:
     """Index of each value in `categories`; unknown → len(categories) (OTHER); missing → -1."""
     series = pd.Series(values)
     missing = series.isna().to_numpy()
+    if not categories:
+        return np.where(missing, -1, 0).astype(int)
     text = series.astype(str)  # missing values become "nan" here, then -1 below
     codes = pd.Categorical(text, categories=list(dict.fromkeys(categories))).codes
     lookup = {c: i for i, c in enumerate(categories)}
