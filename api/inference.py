@@ -22,7 +22,7 @@ from mlops_template.core.predict import predict_frame
 from mlops_template.core.drift import DriftReference, NumericBins
 from mlops_template.core.schema import MISSING, Feature
 
-from api import estimators
+from api import encoders, estimators
 from api.estimators import Unsupported
 from api.records import Records
 
@@ -67,35 +67,6 @@ def _single(pipeline: Any, kinds: tuple[type, ...]) -> list[Any]:
     return steps
 
 
-def _one_hot_columns(
-    categories: Any, infrequent: Any, width: int
-) -> tuple[dict[str, int], int, int | None]:
-    """(category → output column, new width, the "other" column or None) of one feature:
-    OneHotEncoder keeps the frequent categories' columns in order and puts every infrequent
-    category in one last column (checked against the sklearn pipeline on probe rows)."""
-    rare = set() if infrequent is None else {str(c) for c in infrequent}
-    lookup: dict[str, int] = {}
-    for c in categories:
-        if str(c) not in rare:
-            lookup[str(c)] = width
-            width += 1
-    other: int | None = None
-    if rare:
-        other, width = width, width + 1
-        lookup.update({c: other for c in rare})
-    return lookup, width, other
-
-
-def _sklearn_trees(estimator: Any) -> bool:
-    """A tree or an ensemble of sklearn trees: they predict on float32 copies of the input."""
-    from sklearn.tree import BaseDecisionTree
-
-    if isinstance(estimator, BaseDecisionTree):
-        return True
-    trees = getattr(estimator, "estimators_", None)
-    return trees is not None and all(isinstance(t, BaseDecisionTree) for t in np.ravel(trees))
-
-
 class FastPath:
     """numpy preprocessing + the estimator in numpy (linear models) or ONNX (the rest)."""
 
@@ -138,7 +109,7 @@ class FastPath:
                 self.cat_offset = width
                 rare = getattr(encoder, "infrequent_categories_", [None] * len(columns))
                 for cats, infrequent in zip(encoder.categories_, rare):
-                    lookup, width, default = _one_hot_columns(cats, infrequent, width)
+                    lookup, width, default = encoders.one_hot_columns(cats, infrequent, width)
                     self.lookups.append(lookup)
                     self.defaults.append(default if unknown == "infrequent_if_exist" else None)
                 if width - self.cat_offset != len(encoder.get_feature_names_out()):
@@ -150,7 +121,7 @@ class FastPath:
         self.output = ""
         self.session: Any = None
         self.linear = self._linear()
-        self.float32_trees = _sklearn_trees(self.estimator)
+        self.float32_trees = encoders.sklearn_trees(self.estimator)
         if self.linear is not None:
             self.name, self.dtype = "numpy", np.float64
         else:

@@ -193,3 +193,15 @@ def test_category_index_of_values_known_unknown_missing_and_no_categories() -> N
     assert index.tolist() == [0, -1, 4, -1, 2, 3, 1, 4]
     assert drift.category_index(values, []).tolist() == [0, -1, 0, -1, 0, 0, 0, 0]
     assert drift.category_index(pd.Series([], dtype=object), ["a"]).tolist() == []
+
+
+def test_a_class_without_a_training_row_is_named() -> None:
+    labels = pd.Series(["a"] * 40 + ["b"] * 40 + ["rare"], name="label")
+    data = pd.DataFrame({"x": range(81), "label": labels})
+    p = PreprocessParams(split="time", split_column="x")  # the rare class is the latest row
+    parts = splits.split(data, "label", "classification", p)
+    with pytest.raises(
+        StageError, match=r"class 'rare' \(1 rows\) of column 'label' is in the test"
+    ):
+        splits.check_classes(parts, data["label"])
+    splits.check_classes(splits.split(data.head(80), "label", "classification", p), labels.head(80))

@@ -49,6 +49,8 @@ def main() -> None:
         frame[data.target] = frame[data.target].astype(str)
     parts = splits.split(frame, data.target, task, p)
     splits.check_sizes(parts, done, data)
+    if task == "classification":
+        splits.check_classes(parts, frame[data.target])
     dates = columns.date_parts(frame, columns.date_columns(frame, exclude=(data.target,)))
     names, ignored = feature_columns(frame, data.target, p)
     if ignored:

@@ -105,6 +105,21 @@ def check_sizes(split: Split, done: Cleaned, data: DataParams) -> None:
         )
 
 
+def check_classes(split: Split, labels: pd.Series) -> None:
+    """StageError when a class of the validation or test split has no training row (the
+    model could never predict it, and its metrics can't be computed)."""
+    seen = set(labels.iloc[split.train].unique())
+    for name, rows in (("validation", split.val), ("test", split.test)):
+        missing = sorted(set(labels.iloc[rows].unique()) - seen)
+        if missing:
+            counts = labels.value_counts()
+            shown = ", ".join(f"'{c}' ({counts[c]} rows)" for c in missing[:5])
+            raise StageError(
+                f"preprocess: class {shown} of column '{labels.name}' is in the {name} split "
+                "but has no training row; give it more rows or leave it out of the table"
+            )
+
+
 def _two_way(
     positions: np.ndarray, size: float, rng: np.random.Generator, strata: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
