@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
     """FastAPI's schema plus the /predict request body (validated by the route itself)."""
     if app.openapi_schema is None:
+        routes = [*app.routes, *v2.documented(bool(app.state.protected))]  # V2 infer: see v2
         schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
+            title=app.title, version=app.version, description=app.description, routes=routes
         )
         body = request_model.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -103,8 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, v2.http_error)  # {"error": …} under /v2
     request_model = schemas.request_model(card, settings.max_batch)
     protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
-    routers = [predict.build(protected)]
-    routers += [health.router, model.build(protected), scrape.router, v2.build(protected)]
+    app.state.protected = protected
+    routers = [predict.build(protected), v2.build(protected)]  # the busy routes first
+    routers += [health.router, model.build(protected), scrape.router]
     for router in routers:
         app.include_router(router)
     app.openapi = lambda: openapi(app, request_model)  # type: ignore[method-assign]

@@ -5,7 +5,9 @@ Starts, one worker each, side by side:
     the model card) and returns a constant: the framework's ceiling on this machine;
   * api  — `python -m api` with WORKERS=1: validation, inference, all metrics on.
 and loads them with wrk in alternating runs (single record, 32 connections; median of
---rounds runs each), then the api with batches of 256 records.
+--rounds runs each), then the api with batches of 256 records. The api's Open Inference
+Protocol endpoint (`/v2/models/{name}/infer`, one tensor per feature) takes the same rows in
+the same rounds, alternating with /predict, so the V2/predict ratios come from one run.
 Prints a markdown table (req/s, p50, p99, ratio; rows/s for the batch).
 
     python bench/serve.py [--duration 10] [--connections 32] [--model-dir model]
@@ -53,6 +55,22 @@ def bare_app() -> Any:
         return {"ready": True}
 
     return app
+
+
+def v2_body(card: Any, record: dict[str, Any], rows: int) -> dict[str, Any]:
+    """The same rows as an Open Inference Protocol request: one tensor per feature."""
+    from api.v2.tensors import DECLARED
+
+    inputs = [
+        {
+            "name": f.name,
+            "shape": [rows],
+            "datatype": DECLARED[f.kind],
+            "data": [record[f.name]] * rows,
+        }
+        for f in card.features
+    ]
+    return {"inputs": inputs}
 
 
 def free_port() -> int:
@@ -145,17 +163,28 @@ def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
     ports = {"bare": free_port(), "api": free_port()}
     servers = {k: start(k, port, args.model_dir, tmp / f"{k}.log") for k, port in ports.items()}
     urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
-    runs: dict[str, list[dict[str, float]]] = {"bare": [], "api": [], "batch": []}
+    urls["v2"] = f"http://127.0.0.1:{ports['api']}/v2/models/{bodies['model']}/infer"
+    runs: dict[str, list[dict[str, float]]] = {
+        "bare": [],
+        "api": [],
+        "v2": [],
+        "batch": [],
+        "v2batch": [],
+    }
     try:
-        for kind in servers:  # warm-up
-            wrk(urls[kind], bodies["one"], args.connections, 2, tmp)
+        for kind in ("bare", "api", "v2"):  # warm-up
+            wrk(urls[kind], bodies["v2one" if kind == "v2" else "one"], args.connections, 2, tmp)
         for _ in range(args.rounds):
-            for kind in ("bare", "api"):
-                run = wrk(urls[kind], bodies["one"], args.connections, args.duration, tmp)
+            for kind in ("bare", "api", "v2"):
+                body = bodies["v2one" if kind == "v2" else "one"]
+                run = wrk(urls[kind], body, args.connections, args.duration, tmp)
                 runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
             runs["batch"].append(
                 log("batch", wrk(urls["api"], bodies["batch"], 8, args.duration, tmp))
+            )
+            runs["v2batch"].append(
+                log("v2bat", wrk(urls["v2"], bodies["v2batch"], 8, args.duration, tmp))
             )
     finally:
         for process in servers.values():
@@ -175,14 +204,19 @@ def main() -> None:
     from api.schemas import example_record
     from api.state import read_card
 
-    record = example_record(read_card(args.model_dir))
+    card = read_card(args.model_dir)
+    record = example_record(card)
     bodies = {
+        "model": card.name,
         "one": json.dumps({"records": [record]}),
         "batch": json.dumps({"records": [record] * 256}),
+        "v2one": json.dumps(v2_body(card, record, 1)),
+        "v2batch": json.dumps(v2_body(card, record, 256)),
     }
     with tempfile.TemporaryDirectory() as tmp:
         result = main_runs(args, bodies, Path(tmp))
     bare, one, batch = result["bare"], result["api"], result["batch"]
+    v2, v2batch = result["v2"], result["v2batch"]
     c = args.connections
     lines = [
         f"| 1 worker each; wrk -t1 -c{c}; median of {args.rounds} alternating {args.duration} s "
@@ -195,6 +229,14 @@ def main() -> None:
         f"| `/predict`, batch of 256 (-c8) | {batch['rps']:.0f} "
         f"(= {256 * batch['rps']:,.0f} rows/s) | {batch['p50']:.2f} | {batch['p99']:.2f} | – "
         f"| {batch['errors']:.0f} |",
+        f"| `/v2/models/{{name}}/infer`, 1 record, all metrics | {v2['rps']:.0f} | {v2['p50']:.2f} "
+        f"| {v2['p99']:.2f} | {100 * v2['rps'] / bare['rps']:.0f} % | {v2['errors']:.0f} |",
+        f"| `/v2/models/{{name}}/infer`, batch of 256 (-c8) | {v2batch['rps']:.0f} "
+        f"(= {256 * v2batch['rps']:,.0f} rows/s) | {v2batch['p50']:.2f} | {v2batch['p99']:.2f} "
+        f"| – | {v2batch['errors']:.0f} |",
+        "",
+        f"V2 / `/predict` (same run): 1 record {100 * v2['rps'] / one['rps']:.0f} %, "
+        f"batch of 256 {100 * v2batch['rps'] / batch['rps']:.0f} %",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 
