@@ -31,7 +31,8 @@ from api.errors import BodyTooLarge, OutputNotFinite
 from api.routes import V2_PREFIX, health, is_v2
 from api.state import State
 from api.v2 import schemas, tensors
-from api.v2.codec import BINARY, V2Codec
+from api.v2.checked import BINARY
+from api.v2.codec import V2Codec
 
 MODEL = V2_PREFIX + "/models/{name}"
 VERSION = MODEL + "/versions/{version}"
