@@ -17,26 +17,13 @@ from api.schemas import request_model
 from api.state import read_card
 from api.v2.checked import TensorError
 from api.v2.codec import V2Codec
-from api.v2.tensors import DECLARED
+from tests.support.api import v2_tensors as tensors
 
 MAX_BATCH = 8
 
 
 def codec(model_dir: Path) -> V2Codec:
     return V2Codec(read_card(model_dir), MAX_BATCH)
-
-
-def tensors(model_dir: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One tensor per feature of the card, in its order, with the records' values."""
-    return [
-        {
-            "name": f.name,
-            "shape": [len(records)],
-            "datatype": DECLARED[f.kind],
-            "data": [r.get(f.name) for r in records],
-        }
-        for f in read_card(model_dir).features
-    ]
 
 
 def body(inputs: list[dict[str, Any]], **extra: Any) -> bytes:
