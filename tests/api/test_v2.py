@@ -228,3 +228,24 @@ def test_a_model_that_did_not_load(client_for: ClientFn, tampered_dir: Path) -> 
     assert model_ready.status_code == 400 and model_ready.json()["ready"] is False
     answer = infer(client, [{}])
     assert answer.status_code == 503 and "sha256" in answer.json()["error"]
+
+
+def test_the_kserve_predictor_gets_what_its_manifest_says(client: TestClient) -> None:
+    """deploy/kserve: PROTOCOL=v2 is a setting this server takes (and v1 one it refuses), and
+    the probes' paths answer on the port that serves /v2."""
+    import yaml
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+    from tests.support.shell import ROOT
+
+    service = yaml.safe_load((ROOT / "deploy" / "kserve" / "inferenceservice.yaml").read_text())
+    (container,) = service["spec"]["predictor"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert Settings(protocol=env["PROTOCOL"]).protocol == "v2"
+    with pytest.raises(ValidationError, match="protocol"):
+        Settings(protocol="v1")
+    assert [p["containerPort"] for p in container["ports"]] == [int(env["PORT"])]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["port"] == int(env["PORT"])
+        assert client.get(container[probe]["httpGet"]["path"]).status_code == 200
