@@ -27,6 +27,7 @@ from api.middleware import LimitBody, Observe
 from api.routes import health, model, predict, scrape, v2
 from api.settings import Settings
 from api.state import State, load, read_card
+from api.v2 import endpoints as v2_endpoints
 from api.v2 import schemas as v2_schemas
 from api.v2.codec import V2Codec
 
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.model = State(card=card, error="still loading")
     errors.install(app)
-    app.add_exception_handler(HTTPException, v2.http_error)  # {"error": …} under /v2
+    app.add_exception_handler(HTTPException, v2_endpoints.http_error)  # {"error": …} under /v2
     request_model = schemas.request_model(card, settings.max_batch)
     protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
     app.state.protected = protected
