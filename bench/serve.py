@@ -139,13 +139,34 @@ def wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> 
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert rps is not None, out
+    requests = re.search(r"(\d+) requests in", out)
+    assert rps is not None and requests is not None, out
     return {
         "rps": float(rps.group(1)),
-        "p50": to_ms(latency["50"]),
-        "p99": to_ms(latency["99"]),
+        "requests": float(requests.group(1)),
+        "p50": to_ms(latency["50"]) if "50" in latency else float("nan"),  # no answer at all
+        "p99": to_ms(latency["99"]) if "99" in latency else float("nan"),
         "errors": float(errors.group(1)) if errors else 0.0,
     }
+
+
+def worker_cpu(process: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) of the server's worker processes so far (Linux /proc)."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(process: subprocess.Popen[bytes], *args: Any) -> dict[str, float]:
+    """A wrk run (`wrk(*args)`) and the server's CPU per request during it: steadier than
+    req/s when other work shares the machine."""
+    before = worker_cpu(process)
+    run = wrk(*args)
+    run["cpu_us"] = (worker_cpu(process) - before) / max(run["requests"], 1) * 1e6
+    return run
 
 
 def log(kind: str, run: dict[str, float]) -> dict[str, float]:
@@ -177,19 +198,18 @@ def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
         for _ in range(args.rounds):
             for kind in ("bare", "api", "v2"):
                 body = bodies["v2one" if kind == "v2" else "one"]
-                run = wrk(urls[kind], body, args.connections, args.duration, tmp)
+                server = servers["bare" if kind == "bare" else "api"]
+                run = measured(server, urls[kind], body, args.connections, args.duration, tmp)
                 runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
-            runs["batch"].append(
-                log("batch", wrk(urls["api"], bodies["batch"], 8, args.duration, tmp))
-            )
-            runs["v2batch"].append(
-                log("v2bat", wrk(urls["v2"], bodies["v2batch"], 8, args.duration, tmp))
-            )
+            for kind, url, body in (("batch", "api", "batch"), ("v2batch", "v2", "v2batch")):
+                run = measured(servers["api"], urls[url], bodies[body], 8, args.duration, tmp)
+                runs[kind].append(log(kind[:5], run))
     finally:
         for process in servers.values():
             stop(process)
-    return {k: {m: median(v, m) for m in ("rps", "p50", "p99", "errors")} for k, v in runs.items()}
+    keys = ("rps", "p50", "p99", "errors", "cpu_us")
+    return {k: {m: median(v, m) for m in keys} for k, v in runs.items()}
 
 
 def main() -> None:
@@ -235,8 +255,10 @@ def main() -> None:
         f"(= {256 * v2batch['rps']:,.0f} rows/s) | {v2batch['p50']:.2f} | {v2batch['p99']:.2f} "
         f"| – | {v2batch['errors']:.0f} |",
         "",
-        f"V2 / `/predict` (same run): 1 record {100 * v2['rps'] / one['rps']:.0f} %, "
-        f"batch of 256 {100 * v2batch['rps'] / batch['rps']:.0f} %",
+        f"V2 / `/predict` (same run): 1 record {100 * v2['rps'] / one['rps']:.0f} % of the "
+        f"req/s, batch of 256 {100 * v2batch['rps'] / batch['rps']:.0f} %. Server CPU per "
+        f"request (median): 1 record {one['cpu_us']:.0f} µs `/predict`, {v2['cpu_us']:.0f} µs "
+        f"V2; batch of 256 {batch['cpu_us']:.0f} µs `/predict`, {v2batch['cpu_us']:.0f} µs V2.",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 
