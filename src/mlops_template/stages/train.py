@@ -112,8 +112,9 @@ def live() -> Live:
         ) from None
 
 
-def main() -> None:
-    params = config.load()
+def load_splits() -> tuple[dict[str, Any], Any, Split, Split]:
+    """(schema document, fitted preprocessor, train split, validation split), as preprocess
+    wrote them; the features already transformed (the tuner reads them the same way)."""
     doc = io.read_json(paths.SCHEMA)
     features = schema.from_json(doc["features"])
     preprocessor = bundle.load(paths.PREPROCESSOR)
@@ -125,8 +126,14 @@ def main() -> None:
         y = truth(frame, target, task)
         return Split(np.asarray(x, dtype=np.float64), y)
 
-    train, val = split(paths.TRAIN), split(paths.VAL)
-    with live() as logger:
+    return doc, preprocessor, split(paths.TRAIN), split(paths.VAL)
+
+
+def main() -> None:
+    params = config.load()
+    doc, preprocessor, train, val = load_splits()
+    task = doc["task"]
+    with live() as logger, models.threads(len(train.y)):
         estimator, history = fit(train, val, task, params.train, logger)
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     digest = bundle.save(pipeline, paths.MODEL)

@@ -1,0 +1,140 @@
+"""The leaderboard of a search: every trial recorded (reports/tune.json), ranked, and as
+Markdown (reports/tune.md) for the terminal and the merge-request comment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlops_template.core import io
+from mlops_template.core.config import LOWER_IS_BETTER
+
+JSON = Path("reports/tune.json")
+TOP = 15  # rows of the Markdown table
+
+Record = dict[str, Any]
+
+
+def trial_id(record: Record, shards: int) -> str:
+    if record.get("number") == 0:
+        return "params.yaml"
+    return f"{record['shard']}-{record['number']}" if shards > 1 else str(record["number"])
+
+
+def ranked(records: list[Record], metric: str) -> list[Record]:
+    """Scored records, best first (ties: earlier shard, then earlier trial)."""
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    done = [r for r in records if r.get("value") is not None]
+    return sorted(done, key=lambda r: (sign * r["value"], r["shard"], r["number"]))
+
+
+def best(records: list[Record], metric: str) -> Record | None:
+    order = ranked(records, metric)
+    return order[0] if order else None
+
+
+def params_text(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items() if k != "model") or "-"
+
+
+def leaderboard(
+    *,
+    metric: str,
+    seed: int,
+    families: list[str],
+    shards: list[dict[str, Any]],
+    baseline: Record | None,
+    trials: list[Record],
+    seconds: float,
+) -> dict[str, Any]:
+    """The leaderboard document; `best` is the best scored trial or params.yaml's entry."""
+    everything = ([baseline] if baseline else []) + trials
+    winner = best(everything, metric)
+    counts = {state: sum(r["state"] == state for r in trials) for state in ("pruned", "failed")}
+    return {
+        "metric": metric,
+        "direction": "minimize" if metric in LOWER_IS_BETTER else "maximize",
+        "split": "validation",
+        "seed": seed,
+        "families": families,
+        "shards": shards,
+        "seconds": seconds,
+        "counts": {"trials": len(trials), **counts},
+        "baseline": baseline,
+        "best": winner,
+        "trials": trials,
+    }
+
+
+def merge(boards: list[dict[str, Any]]) -> dict[str, Any]:
+    """One leaderboard from the sub-studies' (same metric and families; no shared database)."""
+    if not boards:
+        raise ValueError("no leaderboards to merge")
+    first = boards[0]
+    for other in boards[1:]:
+        for key in ("metric", "families"):
+            if other[key] != first[key]:
+                raise ValueError(f"leaderboards differ in {key}: {first[key]} vs {other[key]}")
+    baselines = [b["baseline"] for b in boards if b.get("baseline")]
+    return leaderboard(
+        metric=first["metric"],
+        seed=min(b["seed"] for b in boards),
+        families=first["families"],
+        shards=sorted((s for b in boards for s in b["shards"]), key=lambda s: s["shard"]),
+        baseline=baselines[0] if baselines else None,
+        trials=[t for b in boards for t in b["trials"]],
+        seconds=max(b["seconds"] for b in boards),
+    )
+
+
+def _value(record: Record | None) -> str:
+    return "–" if record is None or record.get("value") is None else f"{record['value']:.4f}"
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The leaderboard as Markdown: a summary line and the best trials."""
+    metric, shards = doc["metric"], len(doc["shards"])
+    counts, winner, baseline = doc["counts"], doc["best"], doc["baseline"]
+    families = ", ".join(f"`{f}`" for f in doc["families"])
+    split = f" in {shards} parallel sub-studies" if shards > 1 else ""
+    lines = [
+        f"## Hyperparameter search: {metric} on the validation split",
+        "",
+        f"{counts['trials']} trials of {families}{split} (seed {doc['seed']}), "
+        f"{doc['seconds']:.0f} s; {counts['pruned']} pruned, {counts['failed']} failed. "
+        "The test split was not used.",
+        "",
+    ]
+    if winner is None:
+        lines.append("No trial finished with a score.")
+    elif winner.get("number") == 0:
+        lines.append(f"params.yaml is already the best: {metric} = {_value(winner)}.")
+    else:
+        change = ""
+        if baseline is not None and baseline.get("value") is not None:
+            change = (
+                f" (params.yaml: {_value(baseline)}, {winner['value'] - baseline['value']:+.4f})"
+            )
+        lines.append(
+            f"Best: trial {trial_id(winner, shards)}, {metric} = {_value(winner)}{change}. "
+            "`make tune-apply` writes its params into params.yaml."
+        )
+    rows = ranked(([baseline] if baseline else []) + doc["trials"], metric)[:TOP]
+    if rows:
+        lines += [
+            "",
+            f"| rank | trial | model | {metric} | epochs | seconds | params |",
+            "|---:|---|---|---:|---:|---:|---|",
+        ]
+        for rank, r in enumerate(rows, 1):
+            lines.append(
+                f"| {rank} | {trial_id(r, shards)} | {r['params']['model']} | {_value(r)} "
+                f"| {r['epochs']} | {r['seconds']:.1f} | {params_text(r['params'])} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write(doc: dict[str, Any], path: Path = JSON) -> None:
+    """The JSON leaderboard at `path`, its Markdown next to it (same name, .md)."""
+    io.write_json(path, doc)
+    io.write_bytes(path.with_suffix(".md"), markdown(doc).encode())
