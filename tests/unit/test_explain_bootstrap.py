@@ -23,8 +23,7 @@ def outputs(
     y: np.ndarray, proba: np.ndarray | None, classes: list[str], rows: str = "same"
 ) -> dict[str, Any]:
     pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)] if proba is not None else None
-    frame = pd.DataFrame({"row": [rows] * len(y)})
-    return explain.predictions(frame, y, pred, proba, "classification", np.asarray(classes))
+    return explain.predictions(rows, y, pred, proba, "classification", np.asarray(classes))
 
 
 def noisy_classifier(seed: int, n: int = 200, k: int = 2, skill: float = 2.0) -> tuple:
@@ -54,7 +53,7 @@ def test_bootstrap_scores_regression_metrics_like_sklearn(metric: str) -> None:
     rng = np.random.default_rng(2)
     y = rng.normal(50, 10, 150)
     pred = y + rng.normal(0, 5, 150)
-    doc = explain.predictions(pd.DataFrame({"y": y}), y, pred, None, "regression", np.array([]))
+    doc = explain.predictions("rows", y, pred, None, "regression", np.array([]))
     rows = rng.integers(0, 150, 150)
     expected = metrics.regression(y[rows], pred[rows])[metric]
     assert bootstrap.scorer(metric, doc)(rows) == pytest.approx(expected, abs=1e-5)

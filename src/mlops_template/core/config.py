@@ -61,7 +61,7 @@ class TrainParams:
     boosting_learning_rate: float = 0.1
     max_iter: int = 200
     max_leaf_nodes: int = 31
-    min_samples_leaf: int = 20
+    min_samples_leaf: int | None = None
     l2_regularization: float = 0.0
     early_stopping: bool = True
     n_iter_no_change: int = 10
@@ -155,16 +155,16 @@ def _validate_gbm(p: Params) -> None:
     for name in p.tune.models:
         if name not in MODELS:
             raise ConfigError(f"params: tune.models: {name!r} is not one of {', '.join(MODELS)}")
-    at_least_one = {
+    at_least_one: dict[str, int | None] = {
         "train.max_iter": p.train.max_iter,
         "train.n_iter_no_change": p.train.n_iter_no_change,
-        "train.min_samples_leaf": p.train.min_samples_leaf,
+        "train.min_samples_leaf": p.train.min_samples_leaf,  # None: chosen from the rows
         "tune.trials": p.tune.trials,
         "evaluate.importance_repeats": p.evaluate.importance_repeats,
         "gate.resamples": p.gate.resamples,
     }
     for key, number in at_least_one.items():
-        if number < 1:
+        if number is not None and number < 1:
             raise ConfigError(f"params: {key} must be at least 1, not {number}")
     if p.train.max_leaf_nodes < 2:
         raise ConfigError("params: train.max_leaf_nodes must be at least 2")

@@ -82,7 +82,10 @@ def main() -> None:
     io.write_json(paths.PER_CLASS, explain.per_class(y, pred, classes) if proba is not None else {})
     if proba is not None:
         io.write_json(paths.PLOTS / "calibration.json", explain.calibration(y, proba, classes))
-    io.write_json(paths.PREDICTIONS, explain.predictions(test, y, pred, proba, task, classes))
+    io.write_json(
+        paths.PREDICTIONS,
+        explain.predictions(explain.fingerprint(test), y, pred, proba, task, classes),
+    )
     model_card = card.build(
         info, scores, config.as_dict(params), reference, paths.MODEL.name, importance
     )

@@ -122,16 +122,17 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 
 def predictions(
-    frame: pd.DataFrame,
+    rows_id: str,
     y: np.ndarray,
     pred: np.ndarray,
     proba: np.ndarray | None,
     task: str,
     classes: np.ndarray,
 ) -> dict[str, Any]:
-    """The per-row test outputs (at most MAX_ROWS, seeded sample) for the bootstrap."""
-    rows = sample(len(frame))
-    doc: dict[str, Any] = {"rows": fingerprint(frame), "total": len(frame), "task": task}
+    """Per-row outputs (at most MAX_ROWS, seeded sample) for the bootstrap; `rows_id` names the
+    rows (`fingerprint`), so two models' outputs pair only when they saw the same rows."""
+    rows = sample(len(y))
+    doc: dict[str, Any] = {"rows": rows_id, "total": len(y), "task": task}
     doc["classes"] = [str(c) for c in classes]
     if task == "classification":
         doc["y"] = [str(v) for v in y[rows]]

@@ -1,10 +1,12 @@
-"""Write a leaderboard's best params into params.yaml, keeping its comments and layout.
+"""Write a leaderboard's chosen params into params.yaml, keeping its comments and layout.
 
-    python -m mlops_template.tuning.apply [--from reports/tune.json]
+    python -m mlops_template.tuning.apply [--from reports/tune.json] [--best]
 
-Only the `train` keys the winning trial set change (the family and its searched keys); the
-result is validated like any params.yaml before it is written, so `dvc repro` trains exactly
-the winner and the merge request shows the diff.
+The leaderboard's `decision` is the best trial when it beats params.yaml beyond the noise of
+the validation split, else params.yaml itself (nothing to write); `--best` writes the best
+trial regardless. Only the `train` keys that trial set change (the family and its searched
+keys); the result is validated like any params.yaml before it is written, so `dvc repro`
+trains exactly that trial's model and the merge request shows the diff.
 """
 
 from __future__ import annotations
@@ -58,11 +60,16 @@ def updated(text: str, values: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def apply(doc: dict[str, Any], path: Path = paths.PARAMS) -> dict[str, Any]:
-    """Write the best trial's train params of leaderboard `doc` into `path`; return them."""
+def apply(doc: dict[str, Any], path: Path = paths.PARAMS, best: bool = False) -> dict[str, Any]:
+    """Write the chosen trial's train params of leaderboard `doc` into `path` (with `best`, the
+    best trial's even within noise); return what was written ({} when params.yaml stays)."""
     winner = doc.get("best")
     if winner is None:
         raise StageError("tune: the leaderboard has no scored trial to apply")
+    decision = doc.get("decision") or {"choice": "trial", "why": "no decision recorded"}
+    if winner.get("number") == 0 or (decision["choice"] != "trial" and not best):
+        log.info("tune: params.yaml unchanged (%s)", decision.get("why", "it scored best"))
+        return {}
     values: dict[str, Any] = dict(winner["params"])
     text = updated(path.read_text(), values)
     import yaml as pyyaml
@@ -71,12 +78,13 @@ def apply(doc: dict[str, Any], path: Path = paths.PARAMS) -> dict[str, Any]:
     io.write_bytes(path, text.encode())
     which = board.trial_id(winner, len(doc.get("shards", [])))
     log.info(
-        "tune: wrote trial %s (%s = %s) into %s: %s",
+        "tune: wrote trial %s (%s = %s) into %s: model=%s %s",
         which,
         doc["metric"],
         winner["value"],
         path,
-        board.params_text(values) + f" model={values['model']}",
+        values["model"],
+        board.params_text(values),
     )
     return values
 
@@ -84,12 +92,13 @@ def apply(doc: dict[str, Any], path: Path = paths.PARAMS) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--from", dest="source", type=Path, default=board.JSON)
+    parser.add_argument("--best", action="store_true", help="the best trial even within noise")
     args = parser.parse_args(argv)
     try:
         doc = io.read_json(args.source)
     except FileNotFoundError:
         raise StageError(f"tune: {args.source} not found; run `make tune` first") from None
-    apply(doc)
+    apply(doc, best=args.best)
 
 
 if __name__ == "__main__":

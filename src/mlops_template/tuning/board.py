@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_template.core import io
-from mlops_template.core.config import LOWER_IS_BETTER
+from mlops_template.core.config import LOWER_IS_BETTER, GateParams
+from mlops_template.review import bootstrap
 
 JSON = Path("reports/tune.json")
 TOP = 15  # rows of the Markdown table
@@ -37,6 +38,32 @@ def params_text(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items() if k != "model") or "-"
 
 
+def decide(
+    metric: str,
+    winner: Record | None,
+    baseline: Record | None,
+    outputs: dict[str, Any],
+    noise: GateParams,
+    shards: int,
+) -> dict[str, Any]:
+    """What `--apply` writes: the best trial when it beats params.yaml beyond the noise of the
+    validation split (a paired bootstrap interval at the gate's confidence), else params.yaml."""
+    keep = {"choice": "params.yaml", "trial": None, "interval": None}
+    if winner is None or winner.get("number") == 0:
+        return {**keep, "why": "params.yaml scored best"}
+    chosen = {"choice": "trial", "trial": trial_id(winner, shards), "interval": None}
+    if baseline is None or baseline.get("value") is None:
+        return {**chosen, "why": "no params.yaml score to compare with"}
+    ours, theirs = outputs.get("best"), outputs.get("baseline")
+    if not ours or not theirs or ours.get("trial") != [winner["shard"], winner["number"]]:
+        return {**chosen, "why": "no per-row outputs to compare with"}
+    ci = bootstrap.interval(ours, theirs, metric, noise.confidence, noise.resamples)
+    interval = {"low": ci.low, "high": ci.high, "confidence": ci.confidence, "rows": ci.rows}
+    if ci.verdict == "better":
+        return {**chosen, "interval": interval, "why": f"better than params.yaml: {ci.text()}"}
+    return {**keep, "interval": interval, "why": f"not beyond noise: {ci.text()}"}
+
+
 def leaderboard(
     *,
     metric: str,
@@ -46,8 +73,11 @@ def leaderboard(
     baseline: Record | None,
     trials: list[Record],
     seconds: float,
+    outputs: dict[str, Any],
+    noise: GateParams,
 ) -> dict[str, Any]:
-    """The leaderboard document; `best` is the best scored trial or params.yaml's entry."""
+    """The leaderboard document: `best` is the best scored trial or params.yaml's entry;
+    `decision` what `--apply` writes; `outputs` the validation rows behind that decision."""
     everything = ([baseline] if baseline else []) + trials
     winner = best(everything, metric)
     counts = {state: sum(r["state"] == state for r in trials) for state in ("pruned", "failed")}
@@ -62,11 +92,13 @@ def leaderboard(
         "counts": {"trials": len(trials), **counts},
         "baseline": baseline,
         "best": winner,
+        "decision": decide(metric, winner, baseline, outputs, noise, len(shards)),
         "trials": trials,
+        "outputs": outputs,
     }
 
 
-def merge(boards: list[dict[str, Any]]) -> dict[str, Any]:
+def merge(boards: list[dict[str, Any]], noise: GateParams) -> dict[str, Any]:
     """One leaderboard from the sub-studies' (same metric and families; no shared database)."""
     if not boards:
         raise ValueError("no leaderboards to merge")
@@ -75,15 +107,28 @@ def merge(boards: list[dict[str, Any]]) -> dict[str, Any]:
         for key in ("metric", "families"):
             if other[key] != first[key]:
                 raise ValueError(f"leaderboards differ in {key}: {first[key]} vs {other[key]}")
-    baselines = [b["baseline"] for b in boards if b.get("baseline")]
+    metric = first["metric"]
+    baselines = [b for b in boards if b.get("baseline")]
+    trials = [t for b in boards for t in b["trials"]]
+    top = best(trials, metric)
+    found = [b["outputs"].get("best") for b in boards if b.get("outputs", {}).get("best")]
+    outputs = {
+        "baseline": baselines[0]["outputs"].get("baseline") if baselines else None,
+        "best": next(
+            (o for o in found if top is not None and o["trial"] == [top["shard"], top["number"]]),
+            None,
+        ),
+    }
     return leaderboard(
-        metric=first["metric"],
+        metric=metric,
         seed=min(b["seed"] for b in boards),
         families=first["families"],
         shards=sorted((s for b in boards for s in b["shards"]), key=lambda s: s["shard"]),
-        baseline=baselines[0] if baselines else None,
-        trials=[t for b in boards for t in b["trials"]],
+        baseline=baselines[0]["baseline"] if baselines else None,
+        trials=trials,
         seconds=max(b["seconds"] for b in boards),
+        outputs=outputs,
+        noise=noise,
     )
 
 
@@ -105,6 +150,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "The test split was not used.",
         "",
     ]
+    decision = doc["decision"]
     if winner is None:
         lines.append("No trial finished with a score.")
     elif winner.get("number") == 0:
@@ -116,9 +162,17 @@ def markdown(doc: dict[str, Any]) -> str:
                 f" (params.yaml: {_value(baseline)}, {winner['value'] - baseline['value']:+.4f})"
             )
         lines.append(
-            f"Best: trial {trial_id(winner, shards)}, {metric} = {_value(winner)}{change}. "
-            "`make tune-apply` writes its params into params.yaml."
+            f"Best: trial {trial_id(winner, shards)}, {metric} = {_value(winner)}{change}."
         )
+        if decision["choice"] == "trial":
+            lines.append(
+                f"`make tune-apply` writes its params into params.yaml ({decision['why']})."
+            )
+        else:
+            lines.append(
+                f"`make tune-apply` keeps params.yaml: the gain is {decision['why']}. "
+                "(`python -m mlops_template.tuning.apply --best` writes the trial anyway.)"
+            )
     rows = ranked(([baseline] if baseline else []) + doc["trials"], metric)[:TOP]
     if rows:
         lines += [

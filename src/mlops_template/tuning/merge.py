@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlops_template.core import io
+from mlops_template.core import config, io
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
 from mlops_template.tuning import board
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         except (OSError, json.JSONDecodeError) as exc:
             raise StageError(f"tune: {path}: can't read a leaderboard ({exc})") from None
     try:
-        merged = board.merge(docs)
+        merged = board.merge(docs, config.load().gate)
     except (ValueError, KeyError) as exc:
         raise StageError(f"tune: can't merge {len(docs)} leaderboards: {exc}") from None
     board.write(merged, args.out)

@@ -15,6 +15,7 @@ of N with seed + I - 1 and its share of the trials (the CI jobs); `tuning.merge`
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import math
 import time
@@ -29,13 +30,15 @@ from mlops_template.core.cli import run
 from mlops_template.core.config import LOWER_IS_BETTER, Params, TrainParams
 from mlops_template.core.errors import StageError
 from mlops_template.core.predict import predict
-from mlops_template.stages import models
+from mlops_template.stages import explain, models
 from mlops_template.stages import train as training
 from mlops_template.tuning import board, space
 
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+Outputs = dict[str, Any]  # per-row validation outputs (the format of reports/predictions.json)
+OUTPUTS = "_outputs"  # a record's outputs while the study runs (not written)
 
 
 class Data:
@@ -43,6 +46,9 @@ class Data:
 
     def __init__(self, train: training.Split, val: training.Split, task: str, classes: Any):
         self.train, self.val, self.task, self.classes = train, val, task, classes
+        digest = hashlib.sha256(np.ascontiguousarray(val.x).tobytes())
+        digest.update("\0".join(str(v) for v in val.y).encode())
+        self.fingerprint = digest.hexdigest()  # the validation rows: pairs the bootstrap
 
     @classmethod
     def load(cls) -> Data:
@@ -55,13 +61,16 @@ class Data:
         return cls(train, val, doc["task"], np.asarray(doc["classes"], dtype=object))
 
 
-def score(model: Any, data: Data, metric: str) -> float:
-    """The headline metric of `model` on the validation split."""
+def score(model: Any, data: Data, metric: str) -> tuple[float, Outputs]:
+    """The headline metric of `model` on the validation split, and its per-row outputs."""
     pred, proba = predict(model, data.val.x, data.task)
     scores = metrics.score(data.val.y, pred, proba, data.classes)
     if metric not in scores:
         raise StageError(f"tune: metric '{metric}' not among {', '.join(scores)} (gate.metric)")
-    return scores[metric]
+    outputs = explain.predictions(
+        data.fingerprint, data.val.y, pred, proba, data.task, data.classes
+    )
+    return scores[metric], outputs
 
 
 def train_values(p: TrainParams) -> dict[str, Any]:
@@ -94,7 +103,8 @@ def attempt(p: TrainParams, data: Data, metric: str, trial: Any = None) -> Recor
     record: Record = {"params": train_values(p), "state": "complete", "value": None}
     try:
         model, _ = training.fit(data.train, data.val, data.task, p, on_epoch=on_epoch)
-        record["value"] = round(score(model, data, metric), 6)
+        value, record[OUTPUTS] = score(model, data, metric)
+        record["value"] = round(value, 6)
     except (StageError, ValueError, FloatingPointError) as exc:
         record["state"], record["note"] = "failed", str(exc).splitlines()[0][:200]
     record["epochs"] = epochs
@@ -104,8 +114,9 @@ def attempt(p: TrainParams, data: Data, metric: str, trial: Any = None) -> Recor
 
 def study(
     params: Params, data: Data, trials: int, minutes: float | None, seed: int, shard: int
-) -> list[Record]:
-    """`trials` Optuna trials (fewer if `minutes` run out first), in the order they ran."""
+) -> tuple[list[Record], Outputs | None]:
+    """`trials` Optuna trials (fewer if `minutes` run out first), in the order they ran, and
+    the per-row validation outputs of the best of them."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -120,6 +131,7 @@ def study(
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
     search = optuna.create_study(direction=direction, sampler=sampler, pruner=pruner)
     records: list[Record] = []
+    best: list[Any] = [None, None]  # the best record so far and its outputs (only those kept)
     started = time.perf_counter()
 
     def objective(trial: optuna.Trial) -> float:
@@ -134,6 +146,12 @@ def study(
             record["seconds"] = round(time.perf_counter() - begin, 2)
             raise
         finally:
+            outputs = record.pop(OUTPUTS, None)
+            if (
+                record.get("value") is not None
+                and board.best([r for r in (best[0], record) if r], metric) is record
+            ):
+                best[:] = [record, outputs]
             records.append(record)
             progress(record, records, trials, started, metric)
         return float("nan") if record["value"] is None else float(record["value"])
@@ -141,7 +159,9 @@ def study(
     search.optimize(
         objective, n_trials=trials, timeout=None if minutes is None else minutes * 60, catch=()
     )
-    return records
+    if best[0] is None:
+        return records, None
+    return records, {**best[1], "trial": [shard, best[0]["number"]]}
 
 
 def progress(
@@ -175,11 +195,12 @@ def search(
     for quiet in (training.log, models.log):  # one line per trial, not per epoch
         quiet.setLevel(logging.WARNING)
     started = time.perf_counter()
-    baseline = None
+    baseline, outputs = None, {}
     if shard == 1:
         with models.threads(len(data.train.y)):
             baseline = {"shard": shard, "number": 0, **attempt(params.train, data, metric)}
         baseline["note"] = "params.yaml"
+        outputs["baseline"] = baseline.pop(OUTPUTS, None)
         log.info(
             "tune: params.yaml  %s=%s  %s",
             metric,
@@ -187,7 +208,7 @@ def search(
             board.params_text(baseline["params"]),
         )
     with models.threads(len(data.train.y)):
-        records = study(params, data, trials, minutes, seed, shard)
+        records, outputs["best"] = study(params, data, trials, minutes, seed, shard)
     return board.leaderboard(
         metric=metric,
         seed=seed,
@@ -196,6 +217,8 @@ def search(
         baseline=baseline,
         trials=records,
         seconds=round(time.perf_counter() - started, 1),
+        outputs=outputs,
+        noise=params.gate,
     )
 
 
@@ -216,7 +239,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, help="default: tune.seed")
     parser.add_argument("--shard", type=shard_arg, default=(1, 1), help="sub-study I of N")
     parser.add_argument("--out", type=Path, default=board.JSON)
-    parser.add_argument("--apply", action="store_true", help="write the best params")
+    parser.add_argument(
+        "--apply", action="store_true", help="write the chosen params into params.yaml"
+    )
     args = parser.parse_args(argv)
     params = config.load()
     index, total = args.shard
