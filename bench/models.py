@@ -129,6 +129,10 @@ def run(name: str, folder: Path, train: dict[str, Any], trials: int) -> dict[str
         evaluate.main()
         scores = yaml.safe_load(Path("reports/metrics.json").read_text())
         chosen = yaml.safe_load(Path("params.yaml").read_text())["train"]["model"]
+        if trials:
+            decision = yaml.safe_load(Path("reports/tune.json").read_text())["decision"]
+            kept = decision["choice"] == "params.yaml"
+            chosen = "params.yaml kept" if kept else f"trial {decision['trial']}: {chosen}"
     metric = params["gate"]["metric"]
     return {"metric": metric, "value": scores[metric], "seconds": seconds, "model": chosen}
 
@@ -140,7 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rows = [
-        "| data set | model | metric (test) | vs default linear | train time (s) |",
+        "| data set | model | metric (test) | vs default linear | time (s): train (+ search) |",
         "|---|---|---:|---:|---:|",
     ]
     variants = [
@@ -157,7 +161,7 @@ def main() -> None:
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             base = result["value"] if base is None else base
-            shown = f"tuned ({trials} trials) → {result['model']}" if trials else label
+            shown = f"tuned, {trials} trials ({result['model']})" if trials else label
             rows.append(
                 f"| {name} | {shown} | {result['metric']} {result['value']:.4f} "
                 f"| {result['value'] - base:+.4f} | {result['seconds']:.1f} |"

@@ -174,7 +174,8 @@ def test_a_gain_within_the_validation_noise_keeps_params_yaml(workdir: Path) -> 
     doc = io.read_json(board.JSON)
     assert doc["best"]["number"] > 0 and doc["best"]["value"] > doc["baseline"]["value"]
     decision = doc["decision"]
-    assert decision["choice"] == "params.yaml" and decision["why"].startswith("not beyond noise")
+    assert decision["choice"] == "params.yaml" and decision["why"].endswith("within noise")
+    assert "of 91 validation rows" in decision["why"]
     assert decision["interval"]["low"] < 0 < decision["interval"]["high"]
     assert decision["interval"]["rows"] == 91
     assert Path("params.yaml").read_text() == before

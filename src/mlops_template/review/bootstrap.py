@@ -32,6 +32,7 @@ class Interval:
     resamples: int
     rows: int
     paired: bool
+    split: str = "test"
 
     @property
     def difference(self) -> float:
@@ -54,7 +55,8 @@ class Interval:
         return (
             f"{self.metric} {self.new:.4f} vs {self.baseline:.4f}: {self.difference:+.4f} "
             f"({self.confidence:.0%} interval {self.low:+.4f} to {self.high:+.4f}; {kind} "
-            f"bootstrap, {self.resamples} resamples of {self.rows} test rows): {self.verdict}"
+            f"bootstrap, {self.resamples} resamples of {self.rows} {self.split} rows): "
+            f"{self.verdict}"
         )
 
 
@@ -130,6 +132,7 @@ def interval(
     confidence: float = 0.95,
     resamples: int = 1000,
     seed: int = 0,
+    split: str = "test",
 ) -> Interval:
     """The bootstrap interval of `metric`(new) − `metric`(baseline)."""
     if new["task"] != baseline["task"]:
@@ -155,4 +158,5 @@ def interval(
         resamples=resamples,
         rows=n,
         paired=paired,
+        split=split,
     )

@@ -57,11 +57,13 @@ def decide(
     ours, theirs = outputs.get("best"), outputs.get("baseline")
     if not ours or not theirs or ours.get("trial") != [winner["shard"], winner["number"]]:
         return {**chosen, "why": "no per-row outputs to compare with"}
-    ci = bootstrap.interval(ours, theirs, metric, noise.confidence, noise.resamples)
+    ci = bootstrap.interval(
+        ours, theirs, metric, noise.confidence, noise.resamples, split="validation"
+    )
     interval = {"low": ci.low, "high": ci.high, "confidence": ci.confidence, "rows": ci.rows}
     if ci.verdict == "better":
-        return {**chosen, "interval": interval, "why": f"better than params.yaml: {ci.text()}"}
-    return {**keep, "interval": interval, "why": f"not beyond noise: {ci.text()}"}
+        return {**chosen, "interval": interval, "why": ci.text()}
+    return {**keep, "interval": interval, "why": ci.text()}
 
 
 def leaderboard(
