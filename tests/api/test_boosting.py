@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.api.conftest import mixed_frame
+from tests.support.api import ClientFn
 from tests.api.test_inference import split_rows
 
 from mlops_template.core.bundle import load as load_bundle
@@ -89,3 +90,15 @@ def test_a_loss_it_cannot_export_is_refused_by_name() -> None:
     model = HistGradientBoostingRegressor(loss="poisson", max_iter=3).fit(x, x[:, 0] + 1)
     with pytest.raises(Unsupported, match="HalfPoissonLoss"):
         boosting.onnx_model(model, 1, "regression")
+
+
+def test_model_shows_why_the_model_decides(client_for: ClientFn, model_dir: Path) -> None:
+    """/model carries the card's permutation importance (card schema version 2)."""
+    card = client_for(model_dir).get("/model").json()
+    assert card["schema_version"] == 2
+    importance = card["importance"]
+    assert importance["metric"] == "f1" and importance["rows"] == 114
+    names = [row["feature"] for row in importance["features"]]
+    assert len(names) == 30 and set(names) <= {f["name"] for f in card["features"]}
+    means = [row["mean"] for row in importance["features"]]
+    assert means == sorted(means, reverse=True) and means[0] > 0
