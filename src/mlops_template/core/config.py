@@ -58,8 +58,8 @@ class TrainParams:
     n_estimators: int = 100
     max_depth: int | None = None
     hidden_layers: tuple[int, ...] = (64, 32)
-    boosting_learning_rate: float = 0.1
-    max_iter: int = 200
+    boosting_learning_rate: float = 0.05
+    max_iter: int = 300
     max_leaf_nodes: int = 31
     min_samples_leaf: int | None = None
     l2_regularization: float = 0.0

@@ -54,7 +54,7 @@ class Interval:
         kind = "paired" if self.paired else "unpaired"
         return (
             f"{self.metric} {self.new:.4f} vs {self.baseline:.4f}: {self.difference:+.4f} "
-            f"({self.confidence:.0%} interval {self.low:+.4f} to {self.high:+.4f}; {kind} "
+            f"({self.confidence * 100:.4g}% interval {self.low:+.4f} to {self.high:+.4f}; {kind} "
             f"bootstrap, {self.resamples} resamples of {self.rows} {self.split} rows): "
             f"{self.verdict}"
         )

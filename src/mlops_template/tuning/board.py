@@ -45,9 +45,11 @@ def decide(
     outputs: dict[str, Any],
     noise: GateParams,
     shards: int,
+    scored: int,
 ) -> dict[str, Any]:
-    """What `--apply` writes: the best trial when it beats params.yaml beyond the noise of the
-    validation split (a paired bootstrap interval at the gate's confidence), else params.yaml."""
+    """What `--apply` writes: the best of the `scored` trials when it beats params.yaml beyond
+    the noise of the validation split (a paired bootstrap interval at the gate's confidence,
+    corrected for the number of trials), else params.yaml."""
     keep = {"choice": "params.yaml", "trial": None, "interval": None}
     if winner is None or winner.get("number") == 0:
         return {**keep, "why": "params.yaml scored best"}
@@ -57,9 +59,11 @@ def decide(
     ours, theirs = outputs.get("best"), outputs.get("baseline")
     if not ours or not theirs or ours.get("trial") != [winner["shard"], winner["number"]]:
         return {**chosen, "why": "no per-row outputs to compare with"}
-    ci = bootstrap.interval(
-        ours, theirs, metric, noise.confidence, noise.resamples, split="validation"
-    )
+    # The best of n trials is chosen for its score: the interval is widened for the n
+    # comparisons (Bonferroni), or luck on the validation rows would pass for a gain.
+    compared = max(1, scored)
+    confidence = 1 - (1 - noise.confidence) / compared
+    ci = bootstrap.interval(ours, theirs, metric, confidence, noise.resamples, split="validation")
     interval = {"low": ci.low, "high": ci.high, "confidence": ci.confidence, "rows": ci.rows}
     if ci.verdict == "better":
         return {**chosen, "interval": interval, "why": ci.text()}
@@ -94,7 +98,15 @@ def leaderboard(
         "counts": {"trials": len(trials), **counts},
         "baseline": baseline,
         "best": winner,
-        "decision": decide(metric, winner, baseline, outputs, noise, len(shards)),
+        "decision": decide(
+            metric,
+            winner,
+            baseline,
+            outputs,
+            noise,
+            len(shards),
+            sum(r.get("value") is not None for r in trials),
+        ),
         "trials": trials,
         "outputs": outputs,
     }
@@ -168,12 +180,13 @@ def markdown(doc: dict[str, Any]) -> str:
         )
         if decision["choice"] == "trial":
             lines.append(
-                f"`make tune-apply` writes its params into params.yaml ({decision['why']})."
+                f"`make tune-apply` writes its params into params.yaml: {decision['why']}."
             )
         else:
             lines.append(
-                f"`make tune-apply` keeps params.yaml: the gain is {decision['why']}. "
-                "(`python -m mlops_template.tuning.apply --best` writes the trial anyway.)"
+                "`make tune-apply` keeps params.yaml, the gain is not beyond the noise of the "
+                f"validation split: {decision['why']}. "
+                "`python -m mlops_template.tuning.apply --best` writes the trial anyway."
             )
     rows = ranked(([baseline] if baseline else []) + doc["trials"], metric)[:TOP]
     if rows:
