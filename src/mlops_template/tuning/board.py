@@ -3,6 +3,7 @@ Markdown (reports/tune.md) for the terminal and the merge-request comment."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ def decide(
     # comparisons (Bonferroni), or luck on the validation rows would pass for a gain.
     compared = max(1, scored)
     confidence = 1 - (1 - noise.confidence) / compared
-    ci = bootstrap.interval(ours, theirs, metric, confidence, noise.resamples, split="validation")
+    # enough resamples for 20 in each tail, within reason
+    resamples = min(max(noise.resamples, round(40 / (1 - confidence))), 20_000)
+    ci = bootstrap.interval(ours, theirs, metric, confidence, resamples, split="validation")
     interval = {"low": ci.low, "high": ci.high, "confidence": ci.confidence, "rows": ci.rows}
     if ci.verdict == "better":
         return {**chosen, "interval": interval, "why": ci.text()}
