@@ -3,7 +3,6 @@ Markdown (reports/tune.md) for the terminal and the merge-request comment."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
