@@ -5,10 +5,12 @@ Starts, one worker each, side by side:
     the model card) and returns a constant: the framework's ceiling on this machine;
   * api  — `python -m api` with WORKERS=1: validation, inference, all metrics on.
 and loads them with wrk in alternating runs (single record, 32 connections; median of
---rounds runs each), then the api with batches of 256 records.
+--rounds runs each), then the api with batches of 256 records. `--also DIR` serves a second
+model bundle (e.g. a gradient-boosting one, trained on the same data) as a third server in the
+same alternation, and adds its rows.
 Prints a markdown table (req/s, p50, p99, ratio; rows/s for the batch).
 
-    python bench/serve.py [--duration 10] [--connections 32] [--model-dir model]
+    python bench/serve.py [--duration 10] [--connections 32] [--model-dir model] [--also DIR]
 
 wrk and the server share this machine's cores, so compare the ratio, not absolute numbers.
 """
@@ -143,24 +145,35 @@ def median(runs: list[dict[str, float]], key: str) -> float:
 def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
     """Both servers up at once; wrk runs alternate bare/api so load drift hits both alike."""
     ports = {"bare": free_port(), "api": free_port()}
-    servers = {k: start(k, port, args.model_dir, tmp / f"{k}.log") for k, port in ports.items()}
+    dirs = {"bare": args.model_dir, "api": args.model_dir}
+    if args.also is not None:  # a second model, served by the same server code
+        ports["also"], dirs["also"] = free_port(), args.also
+    servers = {
+        k: start("bare" if k == "bare" else "api", port, dirs[k], tmp / f"{k}.log")
+        for k, port in ports.items()
+    }
     urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
-    runs: dict[str, list[dict[str, float]]] = {"bare": [], "api": [], "batch": []}
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in servers}
+    runs["batch"], runs["also-batch"] = [], []
     try:
         for kind in servers:  # warm-up
             wrk(urls[kind], bodies["one"], args.connections, 2, tmp)
         for _ in range(args.rounds):
-            for kind in ("bare", "api"):
+            for kind in servers:
                 run = wrk(urls[kind], bodies["one"], args.connections, args.duration, tmp)
                 runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
-            runs["batch"].append(
-                log("batch", wrk(urls["api"], bodies["batch"], 8, args.duration, tmp))
-            )
+            for kind in [k for k in servers if k != "bare"]:
+                batch = "batch" if kind == "api" else "also-batch"
+                runs[batch].append(
+                    log(batch, wrk(urls[kind], bodies["batch"], 8, args.duration, tmp))
+                )
     finally:
         for process in servers.values():
             stop(process)
-    return {k: {m: median(v, m) for m in ("rps", "p50", "p99", "errors")} for k, v in runs.items()}
+    return {
+        k: {m: median(v, m) for m in ("rps", "p50", "p99", "errors")} for k, v in runs.items() if v
+    }
 
 
 def main() -> None:
@@ -169,6 +182,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per server")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model")
+    parser.add_argument("--also", type=Path, help="a second model bundle to serve alongside")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -196,6 +210,16 @@ def main() -> None:
         f"(= {256 * batch['rps']:,.0f} rows/s) | {batch['p50']:.2f} | {batch['p99']:.2f} | – "
         f"| {batch['errors']:.0f} |",
     ]
+    if args.also is not None:
+        family, also, also_batch = read_card(args.also).model, result["also"], result["also-batch"]
+        lines += [
+            f"| `/predict`, 1 record, `{family}` model | {also['rps']:.0f} | {also['p50']:.2f} "
+            f"| {also['p99']:.2f} | {100 * also['rps'] / bare['rps']:.0f} % "
+            f"| {also['errors']:.0f} |",
+            f"| `/predict`, batch of 256, `{family}` model | {also_batch['rps']:.0f} "
+            f"(= {256 * also_batch['rps']:,.0f} rows/s) | {also_batch['p50']:.2f} "
+            f"| {also_batch['p99']:.2f} | – | {also_batch['errors']:.0f} |",
+        ]
     sys.stdout.write("\n".join(lines) + "\n")
 
 
