@@ -147,13 +147,14 @@ def study(
             raise
         finally:
             outputs = record.pop(OUTPUTS, None)
-            if (
-                record.get("value") is not None
-                and board.best([r for r in (best[0], record) if r], metric) is record
-            ):
-                best[:] = [record, outputs]
-            records.append(record)
-            progress(record, records, trials, started, metric)
+            if "params" in record:  # not an unexpected error (that one propagates as it is)
+                if (
+                    record["value"] is not None
+                    and board.best([r for r in (best[0], record) if r], metric) is record
+                ):
+                    best[:] = [record, outputs]
+                records.append(record)
+                progress(record, records, trials, started, metric)
         return float("nan") if record["value"] is None else float(record["value"])
 
     search.optimize(
