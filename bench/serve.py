@@ -8,9 +8,11 @@ and loads them with wrk in alternating runs (single record, 32 connections; medi
 --rounds runs each), then the api with batches of 256 records. The api's Open Inference
 Protocol endpoint (`/v2/models/{name}/infer`, one tensor per feature) takes the same rows in
 the same rounds, alternating with /predict, so the V2/predict ratios come from one run.
+`--also DIR` serves a second model bundle (e.g. a gradient-boosting one, trained on the same
+data) as a third server in the same alternation, and adds its rows.
 Prints a markdown table (req/s, p50, p99, ratio; rows/s for the batch).
 
-    python bench/serve.py [--duration 10] [--connections 32] [--model-dir model]
+    python bench/serve.py [--duration 10] [--connections 32] [--model-dir model] [--also DIR]
 
 wrk and the server share this machine's cores, so compare the ratio, not absolute numbers.
 """
@@ -182,34 +184,40 @@ def median(runs: list[dict[str, float]], key: str) -> float:
 def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
     """Both servers up at once; wrk runs alternate bare/api so load drift hits both alike."""
     ports = {"bare": free_port(), "api": free_port()}
-    servers = {k: start(k, port, args.model_dir, tmp / f"{k}.log") for k, port in ports.items()}
+    dirs = {"bare": args.model_dir, "api": args.model_dir}
+    if args.also is not None:  # a second model, served by the same server code
+        ports["also"], dirs["also"] = free_port(), args.also
+    servers = {
+        k: start("bare" if k == "bare" else "api", port, dirs[k], tmp / f"{k}.log")
+        for k, port in ports.items()
+    }
     urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
     urls["v2"] = f"http://127.0.0.1:{ports['api']}/v2/models/{bodies['model']}/infer"
-    runs: dict[str, list[dict[str, float]]] = {
-        "bare": [],
-        "api": [],
-        "v2": [],
-        "batch": [],
-        "v2batch": [],
-    }
+    singles = ["bare", "api", "v2", *(["also"] if "also" in servers else [])]
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in [*singles, "batch", "v2batch"]}
+    batches = [("batch", "api", "batch"), ("v2batch", "v2", "v2batch")]
+    if "also" in servers:
+        runs["also-batch"] = []
+        batches.append(("also-batch", "also", "batch"))
     try:
-        for kind in ("bare", "api", "v2"):  # warm-up
+        for kind in singles:  # warm-up
             wrk(urls[kind], bodies["v2one" if kind == "v2" else "one"], args.connections, 2, tmp)
         for _ in range(args.rounds):
-            for kind in ("bare", "api", "v2"):
+            for kind in singles:
                 body = bodies["v2one" if kind == "v2" else "one"]
-                server = servers["bare" if kind == "bare" else "api"]
+                server = servers["api" if kind == "v2" else kind]
                 run = measured(server, urls[kind], body, args.connections, args.duration, tmp)
                 runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
-            for kind, url, body in (("batch", "api", "batch"), ("v2batch", "v2", "v2batch")):
-                run = measured(servers["api"], urls[url], bodies[body], 8, args.duration, tmp)
+            for kind, url, body in batches:
+                server = servers["api" if url == "v2" else url]
+                run = measured(server, urls[url], bodies[body], 8, args.duration, tmp)
                 runs[kind].append(log(kind[:5], run))
     finally:
         for process in servers.values():
             stop(process)
     keys = ("rps", "p50", "p99", "errors", "cpu_us")
-    return {k: {m: median(v, m) for m in keys} for k, v in runs.items()}
+    return {k: {m: median(v, m) for m in keys} for k, v in runs.items() if v}
 
 
 def main() -> None:
@@ -218,6 +226,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per server")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model")
+    parser.add_argument("--also", type=Path, help="a second model bundle to serve alongside")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -260,6 +269,16 @@ def main() -> None:
         f"request (median): 1 record {one['cpu_us']:.0f} µs `/predict`, {v2['cpu_us']:.0f} µs "
         f"V2; batch of 256 {batch['cpu_us']:.0f} µs `/predict`, {v2batch['cpu_us']:.0f} µs V2.",
     ]
+    if args.also is not None:
+        family, also, also_batch = read_card(args.also).model, result["also"], result["also-batch"]
+        lines += [
+            f"| `/predict`, 1 record, `{family}` model | {also['rps']:.0f} | {also['p50']:.2f} "
+            f"| {also['p99']:.2f} | {100 * also['rps'] / bare['rps']:.0f} % "
+            f"| {also['errors']:.0f} |",
+            f"| `/predict`, batch of 256, `{family}` model | {also_batch['rps']:.0f} "
+            f"(= {256 * also_batch['rps']:,.0f} rows/s) | {also_batch['p50']:.2f} "
+            f"| {also_batch['p99']:.2f} | – | {also_batch['errors']:.0f} |",
+        ]
     sys.stdout.write("\n".join(lines) + "\n")
 
 

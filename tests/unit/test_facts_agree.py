@@ -102,7 +102,7 @@ def test_params_yaml_holds_every_default() -> None:
 def test_the_params_reference_table_lists_every_key_with_its_default() -> None:
     documented = {}
     for key, cell in re.findall(
-        r"^\| `([a-z_]+\.[a-z_]+)` \| `([^`]*)` \|", PARAMS_DOC.read_text(), re.M
+        r"^\| `([a-z_]+\.[a-z0-9_]+)` \| `([^`]*)` \|", PARAMS_DOC.read_text(), re.M
     ):
         try:
             documented[key] = yaml.safe_load(cell)

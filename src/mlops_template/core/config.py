@@ -17,7 +17,7 @@ from mlops_template.core import paths
 from mlops_template.core.errors import ConfigError
 
 Task = Literal["classification", "regression"]
-MODELS = ("linear", "random_forest", "mlp")
+MODELS = ("linear", "random_forest", "mlp", "gradient_boosting")
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
 
 
@@ -46,7 +46,8 @@ class TrainParams:
     """`train`: the model family and how it is fit, epoch by epoch.
 
     learning_rate and alpha apply to linear and mlp, n_estimators and max_depth to
-    random_forest, hidden_layers to mlp; epochs and seed to every family.
+    random_forest, hidden_layers to mlp; epochs and seed to every family. gradient_boosting
+    reads max_depth and the keys from boosting_learning_rate on.
     """
 
     model: str = "linear"
@@ -57,6 +58,13 @@ class TrainParams:
     n_estimators: int = 100
     max_depth: int | None = None
     hidden_layers: tuple[int, ...] = (64, 32)
+    boosting_learning_rate: float = 0.05
+    max_iter: int = 300
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int | None = None
+    l2_regularization: float = 0.0
+    early_stopping: bool = True
+    n_iter_no_change: int = 10
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class EvaluateParams:
     """`evaluate`: the drift reference written into the model card."""
 
     drift_bins: int = 10
+    importance_repeats: int = 5
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,20 @@ class GateParams:
     metric: str = "f1"
     min: float = 0.9
     max_drop: float = 0.02
+    use_ci: bool = False
+    confidence: float = 0.95
+    resamples: int = 1000
+
+
+@dataclass(frozen=True)
+class TuneParams:
+    """`tune`: the hyperparameter search of `make tune` (not a pipeline stage)."""
+
+    trials: int = 30
+    minutes: float | None = None
+    seed: int = 42
+    models: tuple[str, ...] = ()
+    pruning: bool = True
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,7 @@ class Params:
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     gate: GateParams = field(default_factory=GateParams)
+    tune: TuneParams = field(default_factory=TuneParams)
 
 
 T = TypeVar("T")
@@ -101,6 +125,8 @@ def _build(cls: type[T], section: str, raw: Any) -> T:
     values = dict(raw)
     if "hidden_layers" in values and values["hidden_layers"] is not None:
         values["hidden_layers"] = tuple(int(v) for v in values["hidden_layers"])
+    if cls is TuneParams and isinstance(values.get("models"), list):
+        values["models"] = tuple(str(v) for v in values["models"])
     return cls(**values)
 
 
@@ -119,8 +145,39 @@ def _validate(p: Params) -> None:
         value = getattr(p.preprocess, name)
         if not 0 < value < 1:
             raise ConfigError(f"params: preprocess.{name} must be between 0 and 1, not {value}")
+    _validate_gbm(p)
     if p.evaluate.drift_bins < 2:
         raise ConfigError("params: evaluate.drift_bins must be at least 2")
+
+
+def _validate_gbm(p: Params) -> None:
+    """The keys of gradient boosting, tuning, importance and the gate's confidence interval."""
+    for name in p.tune.models:
+        if name not in MODELS:
+            raise ConfigError(f"params: tune.models: {name!r} is not one of {', '.join(MODELS)}")
+    at_least_one: dict[str, int | None] = {
+        "train.max_iter": p.train.max_iter,
+        "train.n_iter_no_change": p.train.n_iter_no_change,
+        "train.min_samples_leaf": p.train.min_samples_leaf,  # None: chosen from the rows
+        "tune.trials": p.tune.trials,
+        "evaluate.importance_repeats": p.evaluate.importance_repeats,
+        "gate.resamples": p.gate.resamples,
+    }
+    for key, number in at_least_one.items():
+        if number is not None and number < 1:
+            raise ConfigError(f"params: {key} must be at least 1, not {number}")
+    if p.train.max_leaf_nodes < 2:
+        raise ConfigError("params: train.max_leaf_nodes must be at least 2")
+    if not p.train.boosting_learning_rate > 0 or p.train.l2_regularization < 0:
+        raise ConfigError(
+            "params: train.boosting_learning_rate must be positive, train.l2_regularization >= 0"
+        )
+    if p.tune.minutes is not None and not p.tune.minutes > 0:
+        raise ConfigError(f"params: tune.minutes must be positive or null, not {p.tune.minutes}")
+    if not 0 < p.gate.confidence < 1:
+        raise ConfigError(
+            f"params: gate.confidence must be between 0 and 1, not {p.gate.confidence}"
+        )
 
 
 def from_dict(raw: dict[str, Any]) -> Params:
@@ -135,6 +192,7 @@ def from_dict(raw: dict[str, Any]) -> Params:
         train=_build(TrainParams, "train", raw.get("train")),
         evaluate=_build(EvaluateParams, "evaluate", raw.get("evaluate")),
         gate=_build(GateParams, "gate", raw.get("gate")),
+        tune=_build(TuneParams, "tune", raw.get("tune")),
     )
     _validate(params)
     return params
