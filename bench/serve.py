@@ -5,10 +5,14 @@ Starts, one worker each, side by side:
     the model card) and returns a constant: the framework's ceiling on this machine;
   * api  — `python -m api` with WORKERS=1: validation, inference, all metrics on.
 and loads them with wrk in alternating runs (single record, 32 connections; median of
---rounds runs each), then the api with batches of 256 records.
+--rounds runs each), then the api with batches of 256 records. The api's Open Inference
+Protocol endpoint (`/v2/models/{name}/infer`, one tensor per feature) takes the same rows in
+the same rounds, alternating with /predict, so the V2/predict ratios come from one run.
+`--also DIR` serves a second model bundle (e.g. a gradient-boosting one, trained on the same
+data) as a third server in the same alternation, and adds its rows.
 Prints a markdown table (req/s, p50, p99, ratio; rows/s for the batch).
 
-    python bench/serve.py [--duration 10] [--connections 32] [--model-dir model]
+    python bench/serve.py [--duration 10] [--connections 32] [--model-dir model] [--also DIR]
 
 wrk and the server share this machine's cores, so compare the ratio, not absolute numbers.
 """
@@ -53,6 +57,23 @@ def bare_app() -> Any:
         return {"ready": True}
 
     return app
+
+
+def v2_body(card: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same rows as an Open Inference Protocol request: one tensor per feature (columns
+    that are not features, such as IDs, have no tensor)."""
+    from api.v2.tensors import DECLARED
+
+    inputs = [
+        {
+            "name": f.name,
+            "shape": [len(records)],
+            "datatype": DECLARED[f.kind],
+            "data": [r.get(f.name) for r in records],
+        }
+        for f in card.features
+    ]
+    return {"inputs": inputs}
 
 
 def free_port() -> int:
@@ -121,13 +142,34 @@ def wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> 
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert rps is not None, out
+    requests = re.search(r"(\d+) requests in", out)
+    assert rps is not None and requests is not None, out
     return {
         "rps": float(rps.group(1)),
-        "p50": to_ms(latency["50"]),
-        "p99": to_ms(latency["99"]),
+        "requests": float(requests.group(1)),
+        "p50": to_ms(latency["50"]) if "50" in latency else float("nan"),  # no answer at all
+        "p99": to_ms(latency["99"]) if "99" in latency else float("nan"),
         "errors": float(errors.group(1)) if errors else 0.0,
     }
+
+
+def worker_cpu(process: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) of the server's worker processes so far (Linux /proc)."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(process: subprocess.Popen[bytes], *args: Any) -> dict[str, float]:
+    """A wrk run (`wrk(*args)`) and the server's CPU per request during it: steadier than
+    req/s when other work shares the machine."""
+    before = worker_cpu(process)
+    run = wrk(*args)
+    run["cpu_us"] = (worker_cpu(process) - before) / max(run["requests"], 1) * 1e6
+    return run
 
 
 def log(kind: str, run: dict[str, float]) -> dict[str, float]:
@@ -143,26 +185,42 @@ def median(runs: list[dict[str, float]], key: str) -> float:
 def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
     """Both servers up at once; wrk runs alternate bare/api so load drift hits both alike."""
     ports = {"bare": free_port(), "api": free_port()}
-    servers = {k: start(k, port, args.model_dir, tmp / f"{k}.log") for k, port in ports.items()}
+    dirs = {"bare": args.model_dir, "api": args.model_dir}
+    if args.also is not None:  # a second model, served by the same server code
+        ports["also"], dirs["also"] = free_port(), args.also
+    servers = {
+        k: start("bare" if k == "bare" else "api", port, dirs[k], tmp / f"{k}.log")
+        for k, port in ports.items()
+    }
     with urllib.request.urlopen(f"http://127.0.0.1:{ports['api']}/ready", timeout=5) as ready:
         sys.stderr.write(f"api backend: {json.loads(ready.read())['backend']}\n")
     urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
-    runs: dict[str, list[dict[str, float]]] = {"bare": [], "api": [], "batch": []}
+    urls["v2"] = f"http://127.0.0.1:{ports['api']}/v2/models/{bodies['model']}/infer"
+    singles = ["bare", "api", "v2", *(["also"] if "also" in servers else [])]
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in [*singles, "batch", "v2batch"]}
+    batches = [("batch", "api", "batch"), ("v2batch", "v2", "v2batch")]
+    if "also" in servers:
+        runs["also-batch"] = []
+        batches.append(("also-batch", "also", "batch"))
     try:
-        for kind in servers:  # warm-up
-            wrk(urls[kind], bodies["one"], args.connections, 2, tmp)
+        for kind in singles:  # warm-up
+            wrk(urls[kind], bodies["v2one" if kind == "v2" else "one"], args.connections, 2, tmp)
         for _ in range(args.rounds):
-            for kind in ("bare", "api"):
-                run = wrk(urls[kind], bodies["one"], args.connections, args.duration, tmp)
+            for kind in singles:
+                body = bodies["v2one" if kind == "v2" else "one"]
+                server = servers["api" if kind == "v2" else kind]
+                run = measured(server, urls[kind], body, args.connections, args.duration, tmp)
                 runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
-            runs["batch"].append(
-                log("batch", wrk(urls["api"], bodies["batch"], 8, args.duration, tmp))
-            )
+            for kind, url, body in batches:
+                server = servers["api" if url == "v2" else url]
+                run = measured(server, urls[url], bodies[body], 8, args.duration, tmp)
+                runs[kind].append(log(kind[:5], run))
     finally:
         for process in servers.values():
             stop(process)
-    return {k: {m: median(v, m) for m in ("rps", "p50", "p99", "errors")} for k, v in runs.items()}
+    keys = ("rps", "p50", "p99", "errors", "cpu_us")
+    return {k: {m: median(v, m) for m in keys} for k, v in runs.items() if v}
 
 
 def main() -> None:
@@ -177,26 +235,31 @@ def main() -> None:
         help="CSV of records to send (cycled; extra columns such as IDs are sent too); "
         "default: the model card's example record",
     )
+    parser.add_argument("--also", type=Path, help="a second model bundle to serve alongside")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     from api.schemas import example_record
     from api.state import read_card
 
-    record = example_record(read_card(args.model_dir))
-    bodies = {
-        "one": json.dumps({"records": [record]}),
-        "batch": json.dumps({"records": [record] * 256}),
-    }
+    card = read_card(args.model_dir)
+    many = [example_record(card)] * 256
     if args.records is not None:
         import pandas as pd
 
         rows = json.loads(pd.read_csv(args.records).head(256).to_json(orient="records"))
         many = [rows[i % len(rows)] for i in range(256)]
-        bodies = {"one": json.dumps({"records": many[:1]}), "batch": json.dumps({"records": many})}
+    bodies = {
+        "model": card.name,
+        "one": json.dumps({"records": many[:1]}),
+        "batch": json.dumps({"records": many}),
+        "v2one": json.dumps(v2_body(card, many[:1])),
+        "v2batch": json.dumps(v2_body(card, many)),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         result = main_runs(args, bodies, Path(tmp))
     bare, one, batch = result["bare"], result["api"], result["batch"]
+    v2, v2batch = result["v2"], result["v2batch"]
     c = args.connections
     lines = [
         f"| 1 worker each; wrk -t1 -c{c}; median of {args.rounds} alternating {args.duration} s "
@@ -209,7 +272,27 @@ def main() -> None:
         f"| `/predict`, batch of 256 (-c8) | {batch['rps']:.0f} "
         f"(= {256 * batch['rps']:,.0f} rows/s) | {batch['p50']:.2f} | {batch['p99']:.2f} | – "
         f"| {batch['errors']:.0f} |",
+        f"| `/v2/models/{{name}}/infer`, 1 record, all metrics | {v2['rps']:.0f} | {v2['p50']:.2f} "
+        f"| {v2['p99']:.2f} | {100 * v2['rps'] / bare['rps']:.0f} % | {v2['errors']:.0f} |",
+        f"| `/v2/models/{{name}}/infer`, batch of 256 (-c8) | {v2batch['rps']:.0f} "
+        f"(= {256 * v2batch['rps']:,.0f} rows/s) | {v2batch['p50']:.2f} | {v2batch['p99']:.2f} "
+        f"| – | {v2batch['errors']:.0f} |",
+        "",
+        f"V2 / `/predict` (same run): 1 record {100 * v2['rps'] / one['rps']:.0f} % of the "
+        f"req/s, batch of 256 {100 * v2batch['rps'] / batch['rps']:.0f} %. Server CPU per "
+        f"request (median): 1 record {one['cpu_us']:.0f} µs `/predict`, {v2['cpu_us']:.0f} µs "
+        f"V2; batch of 256 {batch['cpu_us']:.0f} µs `/predict`, {v2batch['cpu_us']:.0f} µs V2.",
     ]
+    if args.also is not None:
+        family, also, also_batch = read_card(args.also).model, result["also"], result["also-batch"]
+        lines += [
+            f"| `/predict`, 1 record, `{family}` model | {also['rps']:.0f} | {also['p50']:.2f} "
+            f"| {also['p99']:.2f} | {100 * also['rps'] / bare['rps']:.0f} % "
+            f"| {also['errors']:.0f} |",
+            f"| `/predict`, batch of 256, `{family}` model | {also_batch['rps']:.0f} "
+            f"(= {256 * also_batch['rps']:,.0f} rows/s) | {also_batch['p50']:.2f} "
+            f"| {also_batch['p99']:.2f} | – | {also_batch['errors']:.0f} |",
+        ]
     sys.stdout.write("\n".join(lines) + "\n")
 
 

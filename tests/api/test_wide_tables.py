@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.api.test_inference import split_rows
-from tests.support.api import ClientFn, record, scrape
+from tests.support.api import ClientFn, record, scrape, v2_tensors
 
 from mlops_template.core.bundle import load as load_bundle
 
@@ -69,6 +69,24 @@ def test_predict_accepts_and_ignores_the_id_column(client_for: ClientFn, wide_di
     assert unknown.status_code == 422 and "coupon" in unknown.text
     schema = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
     assert "ignored" in schema["properties"]["order_id"]["description"]
+
+
+def test_v2_accepts_and_ignores_an_id_tensor(client_for: ClientFn, wide_dir: Path) -> None:
+    """A V2 client that still sends the ID column gets the answer it gets without it."""
+    client = client_for(wide_dir)
+    url = f"/v2/models/{read_card(wide_dir).name}/infer"
+    base = record(wide_dir)
+    inputs = v2_tensors(wide_dir, [base, base])
+    order_id = {"name": "order_id", "shape": [2], "datatype": "BYTES", "data": ["0a1b", "0a1c"]}
+    plain = client.post(url, json={"inputs": inputs})
+    assert plain.status_code == 200, plain.text
+    with_id = client.post(url, json={"inputs": [order_id, *inputs]})
+    assert with_id.status_code == 200, with_id.text
+    assert with_id.json()["outputs"] == plain.json()["outputs"]
+    only_id = client.post(url, json={"inputs": [order_id]})
+    assert only_id.status_code == 400 and "no input is a feature" in only_id.text
+    coupon = client.post(url, json={"inputs": [dict(order_id, name="coupon"), *inputs]})
+    assert coupon.status_code == 400 and "unknown input 'coupon'" in coupon.text
 
 
 def test_card_openapi_and_metrics_stay_small(client_for: ClientFn, wide_dir: Path) -> None:

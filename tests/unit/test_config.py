@@ -61,6 +61,23 @@ def test_unknown_section_is_named() -> None:
         ({"preprocess": {"clip": -1}}, r"preprocess.clip must be more than 0"),
         ({"gate": {"max_drop": -0.1}}, r"gate.max_drop must be at least 0"),
         ({"data": "breast_cancer"}, r"section 'data' must be a mapping"),
+        ({"train": {"min_samples_leaf": 0}}, "train.min_samples_leaf must be at least 1"),
+        ({"train": {"max_leaf_nodes": 1}}, "train.max_leaf_nodes must be at least 2"),
+        (
+            {"train": {"boosting_learning_rate": 0}},
+            "train.boosting_learning_rate must be more than 0",
+        ),
+        ({"train": {"max_iter": 10**9}}, "train.max_iter must be at most 10000"),
+        ({"train": {"early_stopping": "auto"}}, "train.early_stopping must be true or false"),
+        ({"train": {"l2_regularization": -1}}, "train.l2_regularization must be at least 0"),
+        ({"evaluate": {"importance_repeats": 0}}, "evaluate.importance_repeats must be at least 1"),
+        ({"tune": {"trials": 0}}, "tune.trials must be at least 1"),
+        ({"tune": {"models": ["xgboost"]}}, "tune.models: 'xgboost' is not one of"),
+        ({"tune": {"models": "linear"}}, "tune.models must be a list"),
+        ({"tune": {"minutes": -1}}, "tune.minutes must be more than 0"),
+        ({"gate": {"confidence": 1.5}}, "gate.confidence must be between 0 and 1"),
+        ({"gate": {"resamples": 0}}, "gate.resamples must be at least 1"),
+        ({"gate": {"use_ci": "yes"}}, "gate.use_ci must be true or false"),
     ],
 )
 def test_invalid_values(raw: dict[str, dict[str, object]], message: str) -> None:

@@ -47,10 +47,14 @@ def test_overfitting_and_plateaus_are_not_divergence() -> None:
     run_checks(plateau, TrainParams())
 
 
-def test_tree_ensembles_are_not_checked_for_divergence() -> None:
-    """A forest has no step size; its in-sample log loss often rises as trees are added."""
+@pytest.mark.parametrize("family", ["random_forest", "gradient_boosting"])
+def test_tree_ensembles_are_not_checked_for_divergence(family: str) -> None:
+    """A forest has no step size (its in-sample log loss often rises as trees are added);
+    boosting watches its validation loss itself (early stopping). Non-finite still fails."""
     history = rows([0.09, 0.10, 0.11, 0.12], [0.01, 0.02, 0.03, 0.04])
-    run_checks(history, TrainParams(model="random_forest"))
+    run_checks(history, TrainParams(model=family))
+    with pytest.raises(StageError, match="train loss is inf at epoch 2"):
+        run_checks(rows([0.1, 0.1], [0.1, float("inf")]), TrainParams(model=family))
 
 
 def test_no_better_than_the_majority_class_fails() -> None:

@@ -110,7 +110,7 @@ def test_preprocessor_ignores_unseen_categories() -> None:
     assert out.shape[0] == 2 and np.isfinite(out).all()
 
 
-@pytest.mark.parametrize("model", ["linear", "random_forest", "mlp"])
+@pytest.mark.parametrize("model", ["linear", "random_forest", "mlp", "gradient_boosting"])
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_every_family_trains_for_every_task(model: str, task: str) -> None:
     rng = np.random.default_rng(1)
@@ -130,6 +130,42 @@ def test_every_family_trains_for_every_task(model: str, task: str) -> None:
         assert (pred == y[100:]).mean() > 0.8
     else:  # predictions come back in the target's own units
         assert np.sqrt(np.mean((pred - y[100:]) ** 2)) < np.std(y[100:])
+
+
+def test_gradient_boosting_stops_early_on_the_validation_split() -> None:
+    """A weak signal in much noise: the validation loss soon stops improving, no more rounds
+    are added, and the epochs after the stop log the same scores."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 3))
+    y = np.where(x[:, 0] + rng.normal(scale=1.0, size=300) > 0, "a", "b")
+    parts = train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:])
+    params = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, n_iter_no_change=5)
+    model, history = train.fit(*parts, "classification", params)
+    assert model.n_iter_ < 250  # stopped well before its share of the 500 rounds
+    assert history[-1] == {**history[-2], "epoch": 10}
+    off = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, early_stopping=False)
+    model, _ = train.fit(*parts, "classification", off)
+    assert model.n_iter_ == 500
+
+
+def test_gradient_boosting_on_pure_noise_is_refused() -> None:
+    """The baseline check holds for every family: boosting on labels the features can't
+    predict fails the stage with the boosting keys to change, not a model saved."""
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(300, 3)), rng.choice(["a", "b"], 300)
+    params = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, n_iter_no_change=5)
+    with pytest.raises(StageError, match=r"learned nothing usable.*train.boosting_learning_rate"):
+        train.fit(
+            train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:]), "classification", params
+        )
+    noise = rng.normal(size=300)
+    with pytest.raises(StageError, match=r"validation RMSE .* no better than always the training"):
+        train.fit(
+            train.Split(x[:200], noise[:200]),
+            train.Split(x[200:], noise[200:]),
+            "regression",
+            params,
+        )
 
 
 def test_train_asks_for_a_first_commit_in_an_empty_git_repo(

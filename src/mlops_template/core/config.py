@@ -22,7 +22,7 @@ from mlops_template.core.typed import build, limits
 
 Task = Literal["classification", "regression"]
 SplitMode = Literal["random", "group", "time"]
-MODELS = ("linear", "random_forest", "mlp")
+MODELS = ("linear", "random_forest", "mlp", "gradient_boosting")
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
 
 SEED_MAX = 2**32 - 1
@@ -61,7 +61,8 @@ class TrainParams:
     """`train`: the model family and how it is fit, epoch by epoch.
 
     learning_rate and alpha apply to linear and mlp, n_estimators and max_depth to
-    random_forest, hidden_layers to mlp; epochs and seed to every family.
+    random_forest, hidden_layers to mlp; epochs and seed to every family. gradient_boosting
+    reads max_depth and the keys from boosting_learning_rate on.
     """
 
     model: str = "linear"
@@ -72,6 +73,13 @@ class TrainParams:
     n_estimators: int = limits(100, ge=1, le=10_000)
     max_depth: int | None = limits(None, ge=1, le=1000)
     hidden_layers: tuple[int, ...] = limits((64, 32), ge=1, le=4096, max_len=10)
+    boosting_learning_rate: float = limits(0.05, gt=0, le=10)
+    max_iter: int = limits(300, ge=1, le=10_000)
+    max_leaf_nodes: int = limits(31, ge=2, le=100_000)
+    min_samples_leaf: int | None = limits(None, ge=1, le=10**9)
+    l2_regularization: float = limits(0.0, ge=0, le=10**6)
+    early_stopping: bool = True
+    n_iter_no_change: int = limits(10, ge=1, le=10_000)
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class EvaluateParams:
     """`evaluate`: the drift reference written into the model card."""
 
     drift_bins: int = limits(10, ge=2, le=100)
+    importance_repeats: int = limits(5, ge=1, le=1000)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,20 @@ class GateParams:
     metric: str = "f1"
     min: float = 0.9
     max_drop: float = limits(0.02, ge=0)
+    use_ci: bool = False
+    confidence: float = limits(0.95, gt=0, lt=1)
+    resamples: int = limits(1000, ge=1, le=1_000_000)
+
+
+@dataclass(frozen=True)
+class TuneParams:
+    """`tune`: the hyperparameter search of `make tune` (not a pipeline stage)."""
+
+    trials: int = limits(30, ge=1, le=100_000)
+    minutes: float | None = limits(None, gt=0, le=100_000)
+    seed: int = limits(42, ge=0, le=SEED_MAX)
+    models: tuple[str, ...] = ()
+    pruning: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,7 @@ class Params:
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     gate: GateParams = field(default_factory=GateParams)
+    tune: TuneParams = field(default_factory=TuneParams)
 
 
 def _validate(p: Params) -> None:
@@ -118,6 +142,9 @@ def _validate(p: Params) -> None:
         if not getattr(section, name):
             where = "gate" if name == "metric" else "data"
             raise ConfigError(f"params: {where}.{name} must not be empty")
+    for name in p.tune.models:
+        if name not in MODELS:
+            raise ConfigError(f"params: tune.models: {name!r} is not one of {', '.join(MODELS)}")
 
 
 def from_dict(raw: dict[str, Any]) -> Params:

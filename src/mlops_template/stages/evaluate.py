@@ -11,6 +11,7 @@ from sklearn import metrics as skm
 from mlops_template.core import bundle, card, config, drift, io, metrics, paths, schema
 from mlops_template.core.predict import predict_frame, truth
 from mlops_template.core import transformers  # noqa: F401  (skops loads the model's steps)
+from mlops_template.stages import explain, models
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,21 @@ def main() -> None:
     scores = metrics.score(y, pred, proba, classes)
     for name, rows in plots(y, pred, proba, classes).items():
         io.write_json(paths.PLOTS / f"{name}.json", rows)
+    headline = params.gate.metric if params.gate.metric in scores else next(iter(scores))
+    with models.threads(len(test)):
+        importance = explain.importance(
+            model, test, y, features, task, classes, headline, params.evaluate.importance_repeats
+        )
+    io.write_json(paths.IMPORTANCE, importance)
+    io.write_json(paths.PER_CLASS, explain.per_class(y, pred, classes) if proba is not None else {})
+    if proba is not None:
+        io.write_json(paths.PLOTS / "calibration.json", explain.calibration(y, proba, classes))
+    io.write_json(
+        paths.PREDICTIONS,
+        explain.predictions(explain.fingerprint(test), y, pred, proba, task, classes),
+    )
 
-    del test
+    del test  # the training split is read next: one split in memory at a time
     train_y = truth(io.read_parquet(paths.TRAIN, [target]), target, task)
     scores.update(metrics.baseline(train_y, y, classes, task))
     del train_y
@@ -102,7 +116,9 @@ def main() -> None:
         params.evaluate.drift_bins,
     )
     io.write_json(paths.METRICS, scores)
-    model_card = card.build(info, scores, config.as_dict(params), reference, paths.MODEL.name)
+    model_card = card.build(
+        info, scores, config.as_dict(params), reference, paths.MODEL.name, importance
+    )
     card.write(model_card, paths.MODEL_CARD)
     log.info(
         "evaluate: test metrics %s -> %s, model card %s", scores, paths.METRICS, paths.MODEL_CARD

@@ -3,9 +3,12 @@ to change — never a green run with a model no better than guessing.
 
 * a non-finite loss (training or validation) at any epoch;
 * the validation loss rising 3 epochs in a row while the training loss rises too, for the
-  families trained by gradient steps: the fit is getting worse on its own data, which is
-  divergence (a step size too large for the data), not overfitting (validation loss rising
-  while training loss falls, which is logged as a warning);
+  families trained by gradient steps (linear, mlp): the fit is getting worse on its own data,
+  which is divergence (a step size too large for the data), not overfitting (validation loss
+  rising while training loss falls, which is logged as a warning). Tree families can't diverge
+  that way: each random_forest epoch adds trees fitted to the labels, and each gradient_boosting
+  round fits the current residuals, which lowers the training loss by construction (its
+  validation loss is watched by its own early stopping);
 * after the last epoch, a validation score no better than the baseline that ignores the
   features: the majority class with the training split's class shares (neither a lower loss
   nor a higher accuracy), or the training mean for regression (no lower mean squared error).
@@ -58,7 +61,12 @@ def _advice(p: TrainParams) -> str:
     if p.model in GRADIENT_FAMILIES:
         return (
             f"lower train.learning_rate (now {p.learning_rate:g}) or try another family "
-            "(train.model: random_forest)"
+            "(train.model: random_forest or gradient_boosting)"
+        )
+    if p.model == "gradient_boosting":
+        return (
+            f"lower train.boosting_learning_rate (now {p.boosting_learning_rate:g}), raise "
+            "train.max_iter, or try another family (train.model)"
         )
     return "try another family (train.model) or other settings for this one"
 

@@ -7,6 +7,7 @@ applies exactly the transformations training did.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,26 +78,34 @@ def sample(part: Split, rows: int, seed: int) -> Split:
 
 
 def fit(
-    train: Split, val: Split, task: str, p: TrainParams, live: Live | None = None
+    train: Split,
+    val: Split,
+    task: str,
+    p: TrainParams,
+    live: Live | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[BaseEstimator, list[dict[str, Any]]]:
     """Train for p.epochs epochs; return the estimator and the per-epoch history.
 
-    StageError (`progress`) when the loss is not finite, training diverges, or the final
-    validation score is no better than the baseline that ignores the features."""
+    `on_epoch` sees each epoch's scores (the tuner prunes trials with it). StageError
+    (`progress`) when the loss is not finite, training diverges, or the final validation score
+    is no better than the baseline that ignores the features."""
     model = models.build(task, p)
     classes = np.unique(train.y) if task == "classification" else None
     y_mean, y_scale = 0.0, 1.0
     y_fit = train.y
     # Gradient-trained regressors learn a standardised target; folded back after training.
-    standardise = task == "regression" and p.model != "random_forest"
+    standardise = task == "regression" and p.model not in models.TREES
     if standardise:
         y_mean, y_scale = float(train.y.mean()), float(train.y.std() or 1.0)
         y_fit = (train.y - y_mean) / y_scale
     base = progress.baseline(train.y, val.y, task)
     scored = {"train": sample(train, SCORE_ROWS, p.seed), "val": val}
+    # gradient boosting stops early on the validation split (its target as the model sees it)
+    val_fit = (val.x, (val.y - y_mean) / y_scale if standardise else val.y)
     history: list[dict[str, Any]] = []
     for epoch in range(1, p.epochs + 1):
-        models.fit_epoch(model, train.x, y_fit, epoch, p, classes)
+        models.fit_epoch(model, train.x, y_fit, epoch, p, classes, val=val_fit)
         row: dict[str, Any] = {"epoch": epoch}
         for name, part in scored.items():
             for key, value in epoch_scores(model, part, task, classes, y_mean, y_scale).items():
@@ -113,6 +122,8 @@ def fit(
         progress.check_epoch(history, p)
         if live is not None:
             live.next_step()  # type: ignore[no-untyped-call]
+        if on_epoch is not None:
+            on_epoch(row)
     progress.check_final(history[-1], base, task, p)
     if standardise:
         models.rescale_regressor(model, y_mean, y_scale)
@@ -192,11 +203,19 @@ def prepare(doc: dict[str, Any], params: config.Params) -> tuple[Split, Split, A
     return train, val, preprocessor, kept_categories(preprocessor, features)
 
 
+def load_splits(params: config.Params) -> tuple[dict[str, Any], Any, Split, Split]:
+    """(schema document, fitted preprocessor, train split, validation split): what `prepare`
+    makes of preprocess's outputs (the tuner reads the splits the same way)."""
+    doc = io.read_json(paths.SCHEMA)
+    train, val, preprocessor, _ = prepare(doc, params)
+    return doc, preprocessor, train, val
+
+
 def main() -> None:
     params = config.load()
     doc = io.read_json(paths.SCHEMA)
     train, val, preprocessor, features = prepare(doc, params)
-    with live() as logger:
+    with live() as logger, models.threads(len(train.y)):
         estimator, history = fit(train, val, doc["task"], params.train, logger)
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     digest = bundle.save(pipeline, paths.MODEL)
