@@ -104,18 +104,28 @@ def test_card_openapi_and_metrics_stay_small(client_for: ClientFn, wide_dir: Pat
 
 
 @pytest.mark.slow
-def test_a_forest_with_rare_categories_is_served_by_onnx(
-    train_bundle: ClientFn, wide_dir: Path
+@pytest.mark.parametrize(
+    "train",
+    [
+        {"model": "random_forest", "n_estimators": 20, "epochs": 2},
+        {"model": "gradient_boosting", "max_iter": 40, "epochs": 2},
+    ],
+    ids=lambda t: str(t["model"]),
+)
+def test_tree_models_with_rare_categories_are_served_by_onnx(
+    train_bundle: ClientFn, wide_dir: Path, train: dict[str, object]
 ) -> None:
+    """The "other" column and clipped numbers feed the ONNX trees as they feed sklearn's."""
     source = read_card(wide_dir).params["data"]["source"]
-    forest = train_bundle(
-        data={"source": source, "target": "label"},
-        train={"model": "random_forest", "n_estimators": 20, "epochs": 2},
-    )
-    rows, state = split_rows(forest)
+    bundle = train_bundle(data={"source": source, "target": "label"}, train=train)
+    rows, state = split_rows(bundle)
     assert state.model.backend.name == "onnx"
     card = state.model.card
+    assert card.model == train["model"]
     slow = SklearnBackend(
-        load_bundle(forest / "model.skops", card.sha256), card.features, card.task
+        load_bundle(bundle / "model.skops", card.sha256), card.features, card.task
     )
-    np.testing.assert_allclose(state.model.backend.run(rows).proba, slow.run(rows).proba, atol=1e-5)
+    extreme = Records([*rows.rows, *probe_rows(card.features, card.drift_reference)])
+    np.testing.assert_allclose(
+        state.model.backend.run(extreme).proba, slow.run(extreme).proba, atol=1e-5
+    )
