@@ -10,6 +10,10 @@ then in the same run measures
 and prints wall time and peak RSS of each, their ratios, and the data's in-memory size.
 Ratios measured in one run are what to compare: this machine is shared and noisy
 (`--repeat 3` alternates three runs of each and keeps the fastest).
+
+`--before DIR` measures another version of the code in the same run, alternating with this one:
+DIR is a copy of it (`git archive main | tar -x -C DIR`), whose `src/` goes first on PYTHONPATH
+and whose params.yaml is used; its bare fit builds the estimator with its own code.
 """
 
 from __future__ import annotations
@@ -59,10 +63,12 @@ def synthetic(rows: int, seed: int = 0) -> Any:
     return frame
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -72,45 +78,71 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def bench(rows: int, model: str, epochs: int, repeat: int) -> dict[str, float]:
-    """Pipeline and bare fit, alternating `repeat` times; the fastest run of each (the least
-    disturbed by the other work on a shared machine) and the peak RSS over all runs."""
+def arm(
+    name: str, work: Path, data: Path, model: str, epochs: int, env: dict[str, str]
+) -> tuple[float, float, float, float]:
+    """One run of the pipeline and one bare fit: (pipeline s, pipeline MB, bare s, bare MB)."""
+    pipe_wall, pipe_rss = 0.0, 0.0
+    stages = []
+    for stage in STAGES:
+        wall, rss = run([sys.executable, "-m", f"mlops_template.stages.{stage}"], work, env)
+        pipe_wall += wall
+        pipe_rss = max(pipe_rss, rss)
+        stages.append(f"{stage} {wall:.1f}s/{rss:.0f}MB")
+    bare = [sys.executable, "-c", BARE_FIT, str(data), model, str(epochs)]
+    bare_wall, bare_rss = run(bare, work, env)
+    print(
+        f"<!-- {name}: {', '.join(stages)}; bare fit {bare_wall:.1f}s/{bare_rss:.0f}MB -->",
+        flush=True,
+    )
+    return pipe_wall, pipe_rss, bare_wall, bare_rss
+
+
+def bench(
+    rows: int, model: str, epochs: int, repeat: int, before: Path | None
+) -> dict[str, dict[str, float]]:
+    """Pipeline and bare fit (of this code and, with `before`, of that one), alternating
+    `repeat` times; the fastest run of each (the least disturbed by the other work on a shared
+    machine) and the peak RSS over all runs."""
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        data = work / "data.parquet"
+        data = Path(tmp) / "data.parquet"
         # Written by a child process: a child's peak RSS counts its parent's at the fork, so
         # this process must never hold the table.
         write = "import sys; from bench.pipeline import synthetic; "
         write += "synthetic(int(sys.argv[1])).to_parquet(sys.argv[2], index=False)"
         subprocess.run([sys.executable, "-c", write, str(rows), str(data)], cwd=ROOT, check=True)
-        data_mb = rows * FEATURES * 8 / 2**20  # the feature matrix in float64
-        params = yaml.safe_load((ROOT / "params.yaml").read_text())
-        params["data"].update(source=str(data), target="label", task="classification")
-        params["train"].update(model=model, epochs=epochs)
-        (work / "params.yaml").write_text(yaml.safe_dump(params))
-        best = {"pipeline_s": float("inf"), "bare_s": float("inf")}
-        peak = {"pipeline_mb": 0.0, "bare_mb": 0.0}
+        arms = {"after": (ROOT, dict(os.environ))}
+        if before is not None:
+            env = {**os.environ, "PYTHONPATH": str(before / "src")}
+            arms = {"before": (before, env), **arms}
+        results = {}
+        for name, (code, _) in arms.items():
+            work = Path(tmp) / name
+            work.mkdir()
+            params = yaml.safe_load((code / "params.yaml").read_text())
+            params["data"].update(source=str(data), target="label", task="classification")
+            params["train"].update(model=model, epochs=epochs)
+            (work / "params.yaml").write_text(yaml.safe_dump(params))
+            results[name] = {
+                "rows": rows,
+                "data_mb": rows * FEATURES * 8 / 2**20,  # the feature matrix in float64
+                "pipeline_s": float("inf"),
+                "bare_s": float("inf"),
+                "pipeline_mb": 0.0,
+                "bare_mb": 0.0,
+            }
         for _ in range(repeat):
-            pipe_wall, pipe_rss = 0.0, 0.0
-            stages = []
-            for stage in STAGES:
-                wall, rss = run([sys.executable, "-m", f"mlops_template.stages.{stage}"], work)
-                pipe_wall += wall
-                pipe_rss = max(pipe_rss, rss)
-                stages.append(f"{stage} {wall:.1f}s/{rss:.0f}MB")
-            bare_wall, bare_rss = run(
-                [sys.executable, "-c", BARE_FIT, str(data), model, str(epochs)], work
-            )
-            print(
-                f"<!-- {rows:,} rows: {', '.join(stages)}; bare fit {bare_wall:.1f}s/"
-                f"{bare_rss:.0f}MB -->",
-                flush=True,
-            )
-            best["pipeline_s"] = min(best["pipeline_s"], pipe_wall)
-            best["bare_s"] = min(best["bare_s"], bare_wall)
-            peak["pipeline_mb"] = max(peak["pipeline_mb"], pipe_rss)
-            peak["bare_mb"] = max(peak["bare_mb"], bare_rss)
-    return {"rows": rows, "data_mb": data_mb, **best, **peak}
+            for name, (_, env) in arms.items():
+                label = f"{rows:,} rows, {name}"
+                pipe_s, pipe_mb, bare_s, bare_mb = arm(
+                    label, Path(tmp) / name, data, model, epochs, env
+                )
+                r = results[name]
+                r["pipeline_s"] = min(r["pipeline_s"], pipe_s)
+                r["bare_s"] = min(r["bare_s"], bare_s)
+                r["pipeline_mb"] = max(r["pipeline_mb"], pipe_mb)
+                r["bare_mb"] = max(r["bare_mb"], bare_mb)
+    return results
 
 
 def main() -> None:
@@ -119,21 +151,23 @@ def main() -> None:
     parser.add_argument("--model", default="linear")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the fastest counts")
+    parser.add_argument("--before", type=Path, help="a copy of another version of the code")
     args = parser.parse_args()
     print(f"model={args.model} epochs={args.epochs} features={FEATURES} repeat={args.repeat}\n")
     print(
-        "| rows | data (MB) | pipeline (s) | bare fit (s) | time ratio | pipeline peak RSS (MB)"
-        " | bare fit peak RSS (MB) | peak RSS / data |"
+        "| rows | code | data (MB) | pipeline (s) | bare fit (s) | time ratio "
+        "| pipeline peak RSS (MB) | bare fit peak RSS (MB) | peak RSS / data |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for rows in args.rows:
-        r = bench(rows, args.model, args.epochs, args.repeat)
-        print(
-            f"| {rows:,} | {r['data_mb']:.0f} | {r['pipeline_s']:.1f} | {r['bare_s']:.1f} | "
-            f"{r['pipeline_s'] / r['bare_s']:.2f}× | {r['pipeline_mb']:.0f} | {r['bare_mb']:.0f} | "
-            f"{r['pipeline_mb'] / r['data_mb']:.1f}× |",
-            flush=True,
-        )
+        for name, r in bench(rows, args.model, args.epochs, args.repeat, args.before).items():
+            print(
+                f"| {rows:,} | {name} | {r['data_mb']:.0f} | {r['pipeline_s']:.1f} "
+                f"| {r['bare_s']:.1f} | {r['pipeline_s'] / r['bare_s']:.2f}× "
+                f"| {r['pipeline_mb']:.0f} | {r['bare_mb']:.0f} "
+                f"| {r['pipeline_mb'] / r['data_mb']:.1f}× |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
