@@ -1,12 +1,13 @@
 """The pipeline on each bundled data set and each test table shape: rows in, rows used, the
 headline test metric and the baseline that ignores the features (majority class / mean).
 
-    python bench/datasets.py [--root DIR] [--only NAME ...]
+    python bench/datasets.py [--root DIR] [--only NAME ...] [--model FAMILY]
 
 Each data set runs the four stages with the default params (only `data.source`,
 `data.target` and, for regression, `gate.metric: r2` set), as a new user would. `--root`
 runs another checkout's code and params.yaml instead (e.g. an older commit unpacked with
-`git archive`), to compare before and after. A stage that fails shows its one-line error.
+`git archive`), to compare before and after; `--model` sets `train.model` for every table. A
+stage that fails shows its one-line error.
 Prints a Markdown table.
 """
 
@@ -57,10 +58,14 @@ def source(name: str, folder: Path) -> tuple[str, str]:
     return str(path), target
 
 
-def run(root: Path, name: str, extra: dict[str, dict[str, Any]], work: Path) -> dict[str, Any]:
+def run(
+    root: Path, name: str, extra: dict[str, dict[str, Any]], work: Path, model: str | None
+) -> dict[str, Any]:
     src, target = source(name, work.parent / "tables")
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["data"].update(source=src, target=target)
+    if model is not None:
+        params["train"]["model"] = model
     for section, values in extra.items():
         if section in params:
             params[section].update(values)
@@ -108,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=HERE, help="checkout whose code to run")
     parser.add_argument("--only", nargs="*", help="table names to run")
+    parser.add_argument("--model", help="train.model for every table (default: params.yaml's)")
     args = parser.parse_args()
     print("| table | what | rows in → used | headline (test) | baseline | result |")
     print("|---|---|---:|---:|---:|---|")
@@ -115,7 +121,7 @@ def main() -> None:
         for i, (name, extra, what) in enumerate(CASES):
             if args.only and name not in args.only:
                 continue
-            r = run(args.root.resolve(), name, extra, Path(tmp) / f"{i}-{name}")
+            r = run(args.root.resolve(), name, extra, Path(tmp) / f"{i}-{name}", args.model)
             if "failed" in r:
                 error = r["error"].replace("|", "\\|")
                 print(

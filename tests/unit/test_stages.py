@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.stages import load, splits, train
+from mlops_template.stages import load, models, splits, train
 from mlops_template.stages import features as encoding
 from mlops_template.core import schema
 from mlops_template.core.errors import StageError
@@ -144,7 +144,9 @@ def test_gradient_boosting_stops_early_on_the_validation_split() -> None:
     assert model.n_iter_ < 250  # stopped well before its share of the 500 rounds
     assert history[-1] == {**history[-2], "epoch": 10}
     off = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, early_stopping=False)
-    model, _ = train.fit(*parts, "classification", off)
+    model = models.build("classification", off)
+    for epoch in range(1, 11):  # the epochs alone: 500 rounds on 200 rows overfit on purpose
+        models.fit_epoch(model, x[:200], y[:200], epoch, off, np.unique(y[:200]))
     assert model.n_iter_ == 500
 
 

@@ -10,8 +10,11 @@ to change — never a green run with a model no better than guessing.
   round fits the current residuals, which lowers the training loss by construction (its
   validation loss is watched by its own early stopping);
 * after the last epoch, a validation score no better than the baseline that ignores the
-  features: the majority class with the training split's class shares (neither a lower loss
-  nor a higher accuracy), or the training mean for regression (no lower mean squared error).
+  features — the majority class with the training split's class shares, or the training mean —
+  beyond the noise of the validation split: neither the per-row loss nor (classification) the
+  per-row accuracy gains more than Z = 1.645 standard errors of its mean over the validation
+  rows (a paired comparison, one-sided 95 %). One row's luck on noise labels is not "better";
+  a forest whose near-0/1 probabilities make its log loss poor still passes on accuracy.
 """
 
 from __future__ import annotations
@@ -33,12 +36,25 @@ RISE = 1e-3  # a relative increase smaller than this is a plateau, not a rise
 GRADIENT_FAMILIES = frozenset({"linear", "mlp"})
 
 
+# Standard errors a gain over the baseline must exceed: one-sided 95 %. A model that calls a
+# single validation row differently from the baseline gains exactly one standard error.
+Z = 1.645
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Per validation row: the loss (log loss of the true class, or squared error) and, for
+    classification, whether the prediction is right."""
+
+    loss: np.ndarray
+    correct: np.ndarray | None
+
+
 @dataclass(frozen=True)
 class Baseline:
-    """The validation scores of the prediction that ignores the features."""
+    """The prediction that ignores the features, scored on each validation row."""
 
-    loss: float
-    accuracy: float | None  # classification only
+    rows: Rows
     what: str
 
 
@@ -49,12 +65,19 @@ def baseline(y_train: np.ndarray, y_val: np.ndarray, task: str) -> Baseline:
         shares = counts / counts.sum()
         lookup = {c: s for c, s in zip(classes.tolist(), shares)}
         p = np.array([lookup.get(v, 0.0) for v in y_val.tolist()], dtype=float)
-        loss = float(-np.mean(np.log(np.clip(p, 1e-15, 1.0))))
         majority = classes[int(np.argmax(counts))]
-        accuracy = float(np.mean(y_val == majority))
-        return Baseline(loss, accuracy, f"always the majority class '{majority}'")
+        loss = -np.log(np.clip(p, 1e-15, 1.0))
+        return Baseline(Rows(loss, y_val == majority), f"always the majority class '{majority}'")
     mean = float(np.mean(y_train))
-    return Baseline(float(np.mean((y_val - mean) ** 2)), None, "always the training mean")
+    return Baseline(Rows((y_val - mean) ** 2, None), "always the training mean")
+
+
+def gain(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The mean of the paired per-row differences a − b and its standard error."""
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if len(diff) < 2:
+        return float(diff.mean()) if len(diff) else 0.0, math.inf
+    return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(len(diff)))
 
 
 def _advice(p: TrainParams) -> str:
@@ -103,24 +126,29 @@ def check_epoch(history: list[dict[str, Any]], p: TrainParams) -> None:
         )
 
 
-def check_final(row: dict[str, Any], base: Baseline, task: str, p: TrainParams) -> None:
-    """StageError when the last epoch's validation score is no better than the baseline."""
-    loss = row["val_loss"]
+def check_final(model: Rows, base: Baseline, epochs: int, task: str, p: TrainParams) -> None:
+    """StageError when the model's validation loss and accuracy gain no more than Z standard
+    errors over the baseline's."""
+    n = len(base.rows.loss)
+    loss_gain, loss_se = gain(base.rows.loss, model.loss)  # a lower loss is a gain
+    if loss_gain > Z * loss_se:
+        return
+    noise = f"beyond the noise of the {n:,} validation rows ({Z:g} standard errors)"
+    advice = f"check data.target and the features, raise train.epochs, or {_advice(p)}"
     if task == "classification":
-        accuracy = row["val_accuracy"]
-        assert base.accuracy is not None
-        if loss < base.loss or accuracy > base.accuracy:
+        assert base.rows.correct is not None and model.correct is not None
+        right, base_right = model.correct.astype(float), base.rows.correct.astype(float)
+        accuracy_gain, accuracy_se = gain(right, base_right)
+        if accuracy_gain > Z * accuracy_se:
             return
         raise StageError(
-            f"train: after {row['epoch']} epochs the validation loss {loss:.4g} and accuracy "
-            f"{accuracy:.4f} are no better than {base.what} (loss {base.loss:.4g}, accuracy "
-            f"{base.accuracy:.4f}): the model learned nothing usable; check data.target and "
-            f"the features, raise train.epochs, or {_advice(p)}"
+            f"train: the model learned nothing usable: after {epochs} epochs its validation "
+            f"loss {model.loss.mean():.4g} and accuracy {right.mean():.4f} are no better than "
+            f"{base.what} (loss {base.rows.loss.mean():.4g}, accuracy {base_right.mean():.4f}) "
+            f"{noise}; {advice}"
         )
-    if loss < base.loss:
-        return
     raise StageError(
-        f"train: after {row['epoch']} epochs the validation RMSE {math.sqrt(loss):.4g} is no "
-        f"better than {base.what} (RMSE {math.sqrt(base.loss):.4g}): the model learned nothing "
-        f"usable; check data.target and the features, raise train.epochs, or {_advice(p)}"
+        f"train: the model learned nothing usable: after {epochs} epochs its validation RMSE "
+        f"{math.sqrt(model.loss.mean()):.4g} is no better than {base.what} (RMSE "
+        f"{math.sqrt(base.rows.loss.mean()):.4g}) {noise}; {advice}"
     )

@@ -40,12 +40,34 @@ class Split:
     y: np.ndarray
 
 
-def log_loss(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
-    """Mean negative log probability of the true class (a class the model lacks counts as
+def row_log_loss(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Negative log probability of each row's true class (a class the model lacks counts as
     probability 0); numpy only, as it runs on two splits every epoch."""
     idx = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
     p = np.where(classes[idx] == y, proba[np.arange(len(y)), idx], 0.0)
-    return float(-np.mean(np.log(np.clip(p, 1e-15, 1.0))))
+    out: np.ndarray = -np.log(np.clip(p, 1e-15, 1.0))
+    return out
+
+
+def log_loss(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
+    """Mean negative log probability of the true class."""
+    return float(np.mean(row_log_loss(y, proba, classes)))
+
+
+def row_scores(
+    model: BaseEstimator,
+    part: Split,
+    task: str,
+    classes: np.ndarray | None,
+    y_mean: float,
+    y_scale: float,
+) -> progress.Rows:
+    """Each row's loss (and, for classification, whether it is predicted right)."""
+    pred, proba = predict(model, part.x, task)
+    if proba is not None:
+        assert classes is not None
+        return progress.Rows(row_log_loss(part.y, proba, classes), pred == part.y)
+    return progress.Rows((part.y - (pred * y_scale + y_mean)) ** 2, None)
 
 
 def epoch_scores(
@@ -57,16 +79,11 @@ def epoch_scores(
     y_scale: float,
 ) -> dict[str, float]:
     """Loss and accuracy (classification) or loss and RMSE (regression) on one split."""
-    pred, proba = predict(model, part.x, task)
-    if proba is not None:
-        assert classes is not None
-        return {
-            "loss": log_loss(part.y, proba, classes),
-            "accuracy": float(np.mean(pred == part.y)),
-        }
-    pred = pred * y_scale + y_mean
-    mse = float(np.mean((part.y - pred) ** 2))
-    return {"loss": mse, "rmse": float(np.sqrt(mse))}
+    rows = row_scores(model, part, task, classes, y_mean, y_scale)
+    loss = float(np.mean(rows.loss))
+    if rows.correct is not None:
+        return {"loss": loss, "accuracy": float(np.mean(rows.correct))}
+    return {"loss": loss, "rmse": float(np.sqrt(loss))}
 
 
 def sample(part: Split, rows: int, seed: int) -> Split:
@@ -124,7 +141,8 @@ def fit(
             live.next_step()  # type: ignore[no-untyped-call]
         if on_epoch is not None:
             on_epoch(row)
-    progress.check_final(history[-1], base, task, p)
+    final = row_scores(model, val, task, classes, y_mean, y_scale)
+    progress.check_final(final, base, p.epochs, task, p)
     if standardise:
         models.rescale_regressor(model, y_mean, y_scale)
     return model, history
