@@ -90,7 +90,7 @@ def missing_columns(frame: pd.DataFrame, model_card: ModelCard) -> list[str]:
 
 def predictions(model_dir: Path, model_card: ModelCard, frame: pd.DataFrame) -> pd.Series:
     """The model's predictions for `frame` (classes as str, or values), like the API makes them."""
-    model = bundle.load(model_dir / model_card.model_file, expected_sha256=model_card.sha256)
+    model = bundle.load_model(model_dir, model_card)
     labels, _ = predict_frame(model, frame, model_card.features, model_card.task)
     if model_card.task == "classification":
         return pd.Series([str(c) for c in labels])
