@@ -1,67 +1,195 @@
-"""Dynamic batching: /predict calls that arrive while the model thread is busy share its next run.
+"""Dynamic batching, bounded: prediction calls that arrive while the model thread is busy share
+its next run, and the queue, the rows per run and the time a call may wait are all limited.
 
-Each call's body goes into a queue; one drain task hands everything queued to a single
-worker thread, which validates each body, runs the model once on all valid records, and
-splits the answers. Under load this amortises the thread hand-off, numpy's per-call cost
-and the metric updates over many requests; when idle a call runs at once, alone (no timer,
-no added latency). The model never runs on the event loop.
+Each call's body goes into a queue; one drain task hands everything queued to a single worker
+thread, which parses the new bodies, drops the calls whose deadline can't be met or whose
+client left, runs the model once on at most MAX_RUN_ROWS rows, and splits the answers; calls
+that did not fit wait, parsed, at the front of the queue. When idle a call runs at once, alone
+(no timer, no added latency). The model never runs on the event loop.
+
+Admission (`refuse`) is asked by `api.middleware.Admit` before a request body is read: past
+MAX_QUEUE requests or MAX_QUEUE_ROWS parsed rows waiting, the request gets 503 + Retry-After
+at once. The middleware also gives each request its deadline and its `receive` (to notice a
+client that leaves) through `TICKET`, so any route calling `submit` gets the same handling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
-from api.telemetry.recorder import Telemetry
-from api.records import Parser
-from api.routes.predict import handle_many
+from fastapi.exceptions import RequestValidationError
+from starlette.types import Receive
+
+from api.errors import ClientGone, DeadlinePassed, Overloaded
+from api.records import Parser, Records
+from api.routes.predict import answer_many
+from api.settings import Settings
 from api.state import Loaded
+from api.telemetry.recorder import Telemetry
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What the middleware knows about a request: when it must be answered, and its receive."""
+
+    deadline: float  # time.monotonic()
+    receive: Receive | None = None
+
+
+TICKET: ContextVar[Ticket | None] = ContextVar("ticket", default=None)
+
+
+@dataclass(eq=False)
+class Job:
+    body: bytes
+    future: asyncio.Future[bytes]
+    deadline: float
+    records: Records | None = None
+    gone: bool = False  # the client disconnected before the model ran
 
 
 class Batcher:
-    def __init__(self, parser: Parser, model: Loaded, telemetry: Telemetry) -> None:
+    def __init__(
+        self, parser: Parser, model: Loaded, telemetry: Telemetry, settings: Settings
+    ) -> None:
         self.parser, self.model, self.telemetry = parser, model, telemetry
+        self.max_queue, self.max_queue_rows = settings.max_queue, settings.max_queue_rows
+        self.max_run_rows, self.deadline = settings.max_run_rows, settings.deadline_seconds
         # One thread: the work holds the GIL, so more threads only add contention.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
-        self.pending: list[tuple[bytes, asyncio.Future[bytes]]] = []
+        self.queue: deque[Job] = deque()
+        self.running = 0  # jobs handed to the model thread
+        self.rows = 0  # parsed rows waiting in the queue
+        self.busy_since: float | None = None  # when the current hand-off to the thread began
+        # Recent time of one hand-off to the thread and back (moving average): a job whose
+        # deadline comes sooner than that from now can't be answered in time.
+        self.cycle_seconds = 0.0
         self.draining = False
+
+    # -- admission and health (event loop) ---------------------------------------------------
+
+    def refuse(self) -> str | None:
+        """Why a new request must be shed now, or None to admit it."""
+        if len(self.queue) + self.running >= self.max_queue:
+            return "queue_requests"
+        if self.rows >= self.max_queue_rows:
+            return "queue_rows"
+        return None
+
+    def depth(self) -> tuple[int, int]:
+        """(requests waiting for or in the model thread, parsed rows waiting)."""
+        return len(self.queue) + self.running, self.rows
+
+    def busy_for(self) -> float:
+        """Seconds the model thread has been on its current hand-off (0 when idle)."""
+        since = self.busy_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    # -- requests ----------------------------------------------------------------------------
 
     async def submit(self, body: bytes) -> bytes:
         """The JSON answer for `body`; raises the error its request deserves."""
+        if len(self.queue) + self.running >= self.max_queue:  # admitted, but others came first
+            self.telemetry.overloaded("queue_requests")
+            raise Overloaded("queue_requests")
+        ticket = TICKET.get()
+        deadline = ticket.deadline if ticket else time.monotonic() + self.deadline
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes] = loop.create_future()
-        self.pending.append((body, future))
+        job = Job(body, loop.create_future(), deadline)
+        waits = bool(self.queue) or self.running > 0
+        self.queue.append(job)
         if not self.draining:
             self.draining = True
             loop.create_task(self._drain())
-        return await future
+        # Only a call that has to wait watches for its client leaving (a task per call).
+        watch = None
+        if waits and ticket is not None and ticket.receive is not None:
+            watch = loop.create_task(self._watch(ticket.receive, job))
+        try:
+            return await job.future
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    async def _watch(self, receive: Receive, job: Job) -> None:
+        """After the body, the next message is the disconnect: drop the job if it comes first."""
+        message = await receive()
+        if message["type"] == "http.disconnect" and not job.future.done():
+            job.gone = True
+            self.telemetry.expired("disconnected")
+            job.future.set_exception(ClientGone())
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while self.pending:
-                batch, self.pending = self.pending, []
+            while self.queue:
+                jobs = list(self.queue)
+                self.queue.clear()
+                started = time.monotonic()
+                self.running, self.busy_since = len(jobs), started
                 try:
-                    results: list[Any] = await loop.run_in_executor(
-                        self.executor,
-                        handle_many,
-                        [body for body, _ in batch],
-                        self.parser,
-                        self.model,
-                        self.telemetry,
-                    )
+                    done, rest = await loop.run_in_executor(self.executor, self._work, jobs)
                 except Exception as exc:  # a bug in the batch run: every caller gets it
-                    results = [exc] * len(batch)
-                for (_, future), result in zip(batch, results):
-                    if future.done():  # the client went away
+                    done, rest = [(job, exc) for job in jobs], []
+                finally:
+                    self.running, self.busy_since = 0, None
+                seconds = time.monotonic() - started
+                self.cycle_seconds = 0.7 * self.cycle_seconds + 0.3 * seconds
+                self.queue.extendleft(reversed(rest))
+                self.rows = sum(len(j.records) for j in self.queue if j.records is not None)
+                for job, result in done:
+                    if job.future.done():  # the client went away
                         continue
                     if isinstance(result, BaseException):
-                        future.set_exception(result)
+                        job.future.set_exception(result)
                     else:
-                        future.set_result(result)
+                        job.future.set_result(result)
         finally:
             self.draining = False
+
+    # -- the model thread --------------------------------------------------------------------
+
+    def _work(self, jobs: list[Job]) -> tuple[list[tuple[Job, Any]], list[Job]]:
+        """Parse new bodies, drop late or abandoned calls, run the model on up to
+        max_run_rows rows. Returns (job, answer or error) pairs and the jobs left for later."""
+        done: list[tuple[Job, Any]] = []
+        valid: list[Job] = []
+        for job in jobs:
+            if job.gone:
+                continue
+            if job.records is None:
+                try:
+                    job.records = self.parser.parse(job.body)
+                except RequestValidationError as exc:
+                    done.append((job, exc))
+                    continue
+            valid.append(job)
+        now = time.monotonic()
+        take: list[Job] = []
+        rest: list[Job] = []
+        rows = late = 0
+        for job in valid:
+            assert job.records is not None
+            if now + self.cycle_seconds > job.deadline:  # it could not be answered in time
+                done.append((job, DeadlinePassed(self.deadline)))
+                late += 1
+            elif rest or (take and rows + len(job.records) > self.max_run_rows):
+                rest.append(job)
+            else:
+                take.append(job)
+                rows += len(job.records)
+        if late:
+            self.telemetry.expired("deadline", late)
+        if take:
+            requests = [job.records for job in take if job.records is not None]
+            done += list(zip(take, answer_many(requests, self.model, self.telemetry)))
+        return done, rest
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

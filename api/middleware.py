@@ -1,8 +1,9 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
 
 `Observe` counts every request by route template, method and status, times it and tracks
-requests in flight. `LimitBody` answers 413 for bodies over the limit, whether announced
-by Content-Length or streamed in chunks.
+requests in flight. `Admit` sheds prediction requests before their body is read when the
+model's queue is full, and gives the others a deadline. `LimitBody` answers 413 for bodies
+over the limit, whether announced by Content-Length or streamed in chunks.
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ import time
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import BodyTooLarge
+from api.batcher import TICKET, Ticket
+from api.errors import BodyTooLarge, Overloaded, overloaded_response
 from api.routes import PREDICT_PATH
 from api.telemetry.recorder import Telemetry
+
+V2_MODELS = "/v2/models/"  # Open Inference Protocol: /v2/models/{name}[/versions/{v}]/infer
+
+
+def batched(path: str) -> bool:
+    """The paths whose requests go through the model's queue (`api.batcher.Batcher.submit`)."""
+    return path == PREDICT_PATH or (path.startswith(V2_MODELS) and path.endswith("/infer"))
 
 
 class Observe:
@@ -44,6 +53,39 @@ class Observe:
             path = scope["path"]
             label = path if path in self.paths else "unmatched"
             self.telemetry.http(label, scope["method"], status, time.perf_counter() - started)
+
+
+class Admit:
+    """Shedding and deadlines for the batched paths, decided before the body is read.
+
+    Past the queue's limits the answer is 503 + Retry-After at once: shedding costs almost
+    nothing, so an overloaded worker keeps answering quickly instead of queueing without end.
+    An admitted request gets its deadline (arrival + DEADLINE_SECONDS) and its `receive` as a
+    `Ticket` the batcher reads, whichever route submits it.
+    """
+
+    def __init__(
+        self, app: ASGIApp, telemetry: Telemetry, deadline: float, retry_after: int
+    ) -> None:
+        self.app, self.telemetry, self.deadline = app, telemetry, deadline
+        self.retry_after = str(retry_after)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not batched(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        batcher = getattr(scope["app"].state, "batcher", None)
+        reason = batcher.refuse() if batcher is not None else None
+        if reason is not None:
+            self.telemetry.overloaded(reason)
+            response = overloaded_response(str(Overloaded(reason)), self.retry_after)
+            await response(scope, receive, send)
+            return
+        token = TICKET.set(Ticket(time.monotonic() + self.deadline, receive))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            TICKET.reset(token)
 
 
 class LimitBody:

@@ -1,5 +1,5 @@
 """What the app loads once: the model card (read when the app is built), the verified model
-(in the lifespan), and why it failed if it did.
+(in the lifespan), and why it failed if it did; and whether the process is draining.
 
 A missing, corrupt or mismatched model does not stop the process: `/health` stays 200,
 `/ready` and `/predict` answer 503 with the reason. Kubernetes then keeps the pod out of
@@ -38,6 +38,18 @@ class Loaded:
     backend: Backend
     load_seconds: float
     loaded_at: float
+
+
+@dataclass
+class Lifecycle:
+    """The process's phase: set to draining by the worker when SIGTERM arrives
+    (`api.worker`), so /ready answers 503 while in-flight requests finish."""
+
+    draining_since: float | None = None
+
+    def drain(self) -> None:
+        if self.draining_since is None:
+            self.draining_since = time.monotonic()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """POST /predict: one record or a batch, validated and answered off the event loop.
 
 The raw body is parsed and validated (`api.records`) in the model thread together with the
-inference (see `api.batcher`), so neither a big batch nor the model ever blocks the event
-loop. The request schema is documented in OpenAPI by `api.main` (`openapi_extra` below
-points at it).
+inference (see `api.batcher`, which calls `answer_many` with the parsed requests), so neither
+a big batch nor the model ever blocks the event loop. The request schema is documented in
+OpenAPI by `api.main` (`openapi_extra` below points at it).
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from api import deps
 from api.deps import ApiKey
 from api.errors import OutputNotFinite
 from api.telemetry.recorder import Telemetry
-from api.records import Parser, Records
+from api.records import Records
 from api.routes import PREDICT_PATH
 from api.schemas import Error, PredictResponse, ValidationErrors
 from api.state import Loaded
@@ -29,18 +28,12 @@ from api.state import Loaded
 REQUEST_SCHEMA = "PredictRequest"
 
 
-def handle_many(
-    bodies: list[bytes], parser: Parser, model: Loaded, telemetry: Telemetry
+def answer_many(
+    requests: list[Records], model: Loaded, telemetry: Telemetry
 ) -> list[bytes | Exception]:
-    """Answer several requests with one model run (runs in the model thread)."""
-    results: list[bytes | Exception] = []
-    parts: list[tuple[int, Records]] = []  # (result index, records) of valid bodies
-    for body in bodies:
-        try:
-            parts.append((len(results), parser.parse(body)))
-            results.append(b"")
-        except RequestValidationError as exc:
-            results.append(exc)
+    """The answers of several parsed requests, from one model run (in the model thread)."""
+    results: list[bytes | Exception] = [b""] * len(requests)
+    parts = list(enumerate(requests))
     if not parts:
         return results
     records = Records.join([part for _, part in parts])
@@ -115,7 +108,11 @@ def build(protected: bool) -> APIRouter:
                 "model": ValidationErrors,
                 "description": "Invalid records; each error names the field",
             },
-            503: {"model": Error, "description": "No verified model; the detail says why"},
+            503: {
+                "model": Error,
+                "description": "No verified model, or overloaded (with Retry-After); the detail "
+                "says why",
+            },
         },
         openapi_extra={
             "requestBody": {
