@@ -65,7 +65,9 @@ def post(client: TestClient, body: dict[str, Any]) -> Any:
     return client.post("/predict", content=orjson.dumps(body), headers=JSON)
 
 
-def raw_predict(client: TestClient, body: bytes, leave: anyio.Event | None = None) -> dict[str, Any]:
+def raw_predict(
+    client: TestClient, body: bytes, leave: anyio.Event | None = None
+) -> dict[str, Any]:
     """POST /predict as a bare ASGI call; records every receive() and what is sent. With
     `leave`, the client disconnects once that event is set (after sending its body)."""
     calls: list[str] = []

@@ -2,7 +2,7 @@
 what they time is not slowed by the test or the server sharing their interpreter.
 
     python -m tests.support.load load URL BODY_FILE --clients 300 --seconds 10 --out FILE
-        [--stop-file PATH]   stop starting requests once PATH exists (a balancer that saw /ready 503)
+        [--stop-file PATH]  stop starting requests once PATH exists (a balancer saw /ready 503)
     python -m tests.support.load probe URL --paths /health,/ready --seconds 10 --out FILE
 
 `load`: each client keeps one HTTP/1.1 connection and POSTs the body again as soon as it has
