@@ -3,8 +3,9 @@ its next run, and the queue, the rows per run and the time a call may wait are a
 
 Each call's body goes into a queue; one drain task hands everything queued to a single worker
 thread, which parses the new bodies, drops the calls whose deadline can't be met or whose
-client left, runs the model once on at most MAX_RUN_ROWS rows, and splits the answers; calls
-that did not fit wait, parsed, at the front of the queue. When idle a call runs at once, alone
+client left (noticed for calls that waited WATCH_AFTER), runs the model once on at most
+MAX_RUN_ROWS rows, and splits the answers; calls that did not fit wait, parsed, at the front
+of the queue. When idle a call runs at once, alone
 (no timer, no added latency). The model never runs on the event loop.
 
 Admission (`refuse`) is asked by `api.middleware.Admit` before a request body is read: past
@@ -45,12 +46,20 @@ class Ticket:
 TICKET: ContextVar[Ticket | None] = ContextVar("ticket", default=None)
 
 
+# A call that has waited this long gets a task that notices its client leaving (a task for
+# every call would cost more than it saves when calls are answered within milliseconds).
+WATCH_AFTER = 0.1
+
+
 @dataclass(eq=False)
 class Job:
     body: bytes
     future: asyncio.Future[bytes]
     deadline: float
+    arrived: float
+    receive: Receive | None = None
     records: Records | None = None
+    watch: asyncio.Task[None] | None = None
     gone: bool = False  # the client disconnected before the model ran
 
 
@@ -99,23 +108,20 @@ class Batcher:
             self.telemetry.overloaded("queue_requests")
             raise Overloaded("queue_requests")
         ticket = TICKET.get()
-        deadline = ticket.deadline if ticket else time.monotonic() + self.deadline
+        now = time.monotonic()
         loop = asyncio.get_running_loop()
-        job = Job(body, loop.create_future(), deadline)
-        waits = bool(self.queue) or self.running > 0
+        job = Job(body, loop.create_future(), now + self.deadline, now)
+        if ticket is not None:
+            job.deadline, job.receive = ticket.deadline, ticket.receive
         self.queue.append(job)
         if not self.draining:
             self.draining = True
             loop.create_task(self._drain())
-        # Only a call that has to wait watches for its client leaving (a task per call).
-        watch = None
-        if waits and ticket is not None and ticket.receive is not None:
-            watch = loop.create_task(self._watch(ticket.receive, job))
         try:
             return await job.future
         finally:
-            if watch is not None:
-                watch.cancel()
+            if job.watch is not None:
+                job.watch.cancel()
 
     async def _watch(self, receive: Receive, job: Job) -> None:
         """After the body, the next message is the disconnect: drop the job if it comes first."""
@@ -129,6 +135,8 @@ class Batcher:
         loop = asyncio.get_running_loop()
         try:
             while self.queue:
+                if self._watch_long_waits():
+                    await asyncio.sleep(0)  # a client that already left is noticed right here
                 jobs = list(self.queue)
                 self.queue.clear()
                 started = time.monotonic()
@@ -152,6 +160,16 @@ class Batcher:
                         job.future.set_result(result)
         finally:
             self.draining = False
+
+    def _watch_long_waits(self) -> bool:
+        """Start a disconnect watch for each queued call waiting longer than WATCH_AFTER."""
+        started = False
+        old = time.monotonic() - WATCH_AFTER
+        for job in self.queue:
+            if job.watch is None and job.receive is not None and job.arrived < old:
+                job.watch = asyncio.get_running_loop().create_task(self._watch(job.receive, job))
+                started = True
+        return started
 
     # -- the model thread --------------------------------------------------------------------
 

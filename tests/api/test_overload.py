@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import anyio
+import asyncio
 import orjson
 import pytest
 
@@ -66,7 +67,7 @@ def post(client: TestClient, body: dict[str, Any]) -> Any:
 
 
 def raw_predict(
-    client: TestClient, body: bytes, leave: anyio.Event | None = None
+    client: TestClient, body: bytes, leave: asyncio.Event | None = None
 ) -> dict[str, Any]:
     """POST /predict as a bare ASGI call; records every receive() and what is sent. With
     `leave`, the client disconnects once that event is set (after sending its body)."""
@@ -205,18 +206,19 @@ def test_a_request_past_its_deadline_is_dropped_before_inference(
 def test_a_client_that_leaves_while_waiting_is_dropped_before_inference(
     client_for: ClientFn, model_dir: Path, hold: Any, pool: ThreadPoolExecutor
 ) -> None:
+    """Noticed once it has waited WATCH_AFTER (before its turn comes): never run."""
     client = client_for(model_dir)
     held = hold(client)
     first = pool.submit(post, client, example(model_dir))
     wait_for(lambda: held.batcher.depth()[0] == 1)
-    leave: Future[anyio.Event] = Future()
-    client.portal.call(lambda: leave.set_result(anyio.Event()))  # type: ignore[union-attr]
+    leave: asyncio.Event = client.portal.call(asyncio.Event)  # type: ignore[union-attr]
     body = orjson.dumps({"records": example(model_dir)["records"] * 5})
-    gone = pool.submit(raw_predict, client, body, leave.result())
+    gone = pool.submit(raw_predict, client, body, leave)
     wait_for(lambda: held.batcher.depth()[0] == 2)
-    client.portal.call(leave.result().set)  # type: ignore[union-attr]
-    assert gone.result(10)["status"] == 499  # answered without waiting for the model
+    time.sleep(0.2)
+    client.portal.call(leave.set)  # type: ignore[union-attr]
     held.release()
+    assert gone.result(10)["status"] == 499
     assert first.result(10).status_code == 200
     samples = scrape(client)
     assert value(samples, "model_requests_expired_total", reason="disconnected") == 1
