@@ -9,9 +9,10 @@ of the queue. When idle a call runs at once, alone
 (no timer, no added latency). The model never runs on the event loop.
 
 Admission (`refuse`) is asked by `api.middleware.Admit` before a request body is read: past
-MAX_QUEUE requests or MAX_QUEUE_ROWS parsed rows waiting, the request gets 503 + Retry-After
-at once. The middleware also gives each request its deadline and its `receive` (to notice a
-client that leaves) through `TICKET`, so any route calling `submit` gets the same handling.
+MAX_QUEUE admitted requests (reading their body, waiting or running) or MAX_QUEUE_ROWS parsed
+rows not yet answered, the request gets 503 + Retry-After at once. The middleware also gives
+each request its deadline and its `receive` (to notice a client that leaves) through `TICKET`,
+so any route calling `submit` gets the same handling.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Batcher:
         # One thread: the work holds the GIL, so more threads only add contention.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.queue: deque[Job] = deque()
+        self.admitted = 0  # requests admitted by the middleware and not answered yet
         self.running = 0  # jobs handed to the model thread
         self.rows = 0  # parsed rows waiting in the queue
         self.busy_since: float | None = None  # when the current hand-off to the thread began
@@ -84,8 +86,9 @@ class Batcher:
     # -- admission and health (event loop) ---------------------------------------------------
 
     def refuse(self) -> str | None:
-        """Why a new request must be shed now, or None to admit it."""
-        if len(self.queue) + self.running >= self.max_queue:
+        """Why a new request must be shed now, or None to admit it. Admitted requests count
+        from their headers on (a body being read takes a place too), so the bound is strict."""
+        if max(self.admitted, len(self.queue) + self.running) >= self.max_queue:
             return "queue_requests"
         if self.rows >= self.max_queue_rows:
             return "queue_rows"

@@ -82,10 +82,14 @@ class Admit:
             await response(scope, receive, send)
             return
         token = TICKET.set(Ticket(time.monotonic() + self.deadline, receive))
+        if batcher is not None:
+            batcher.admitted += 1
         try:
             await self.app(scope, receive, send)
         finally:
             TICKET.reset(token)
+            if batcher is not None:
+                batcher.admitted -= 1
 
 
 class LimitBody:

@@ -7,7 +7,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mlops_template.core.bundle import MAX_MODEL_BYTES
+# mlops_template.core.bundle.MAX_MODEL_BYTES (importing it here would load scikit-learn into
+# gunicorn's master, which reads these settings; tests/unit/test_facts_agree.py compares them).
+MAX_MODEL_BYTES = 1 << 30
 
 
 class Settings(BaseSettings):
@@ -35,12 +37,12 @@ class Settings(BaseSettings):
     )
     # Overload and shutdown (docs/serving.md#overload-and-shutdown)
     max_queue: int = Field(
-        128, ge=1, description="Requests waiting for the model thread; past it 503 + Retry-After"
+        64, ge=1, description="Prediction requests in progress; past it 503 + Retry-After"
     )
     max_queue_rows: int = Field(
-        16384, ge=1, description="Parsed rows waiting for the model thread; past it 503"
+        32768, ge=1, description="Parsed rows not yet answered; past it 503 + Retry-After"
     )
-    max_run_rows: int = Field(2048, ge=1, description="Most rows in one model run (>= MAX_BATCH)")
+    max_run_rows: int = Field(8192, ge=1, description="Most rows in one model run (>= MAX_BATCH)")
     deadline_seconds: float = Field(
         10.0, gt=0, description="A request not run by then is dropped (503 + Retry-After)"
     )

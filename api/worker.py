@@ -85,6 +85,13 @@ class TimedProtocol(HttpToolsProtocol):
         self._disarm()
         super().on_message_complete()
 
+    def on_response_complete(self) -> None:
+        # A body the app never read (a request shed before its body) would stay buffered in
+        # the finished cycle until the connection's next request: up to ~300 kB per connection.
+        if self.cycle is not None:
+            self.cycle.body = bytearray()
+        super().on_response_complete()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)

@@ -118,7 +118,7 @@ EXPIRED = Metric(
 QUEUE_REQUESTS = Metric(
     "model_queue_requests", "gauge", "Prediction requests waiting for or in the model thread."
 )
-QUEUE_ROWS = Metric("model_queue_rows", "gauge", "Parsed rows waiting for the model thread.")
+QUEUE_ROWS = Metric("model_queue_rows", "gauge", "Parsed rows not yet answered.")
 
 ALL: tuple[Metric, ...] = (
     HTTP_REQUESTS,

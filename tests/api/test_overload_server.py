@@ -128,8 +128,10 @@ def test_sigterm_during_load_drains_finishes_every_request_and_exits_0(
     assert set(statuses) <= {200, 503}, f"lost or failed requests: {statuses}"
     assert any(r[2] == 200 and r[0] > signalled for r in rows), "nothing served while draining"
     ready = [(p[0] - signalled, p[3]) for p in probes]
-    assert {s for t, s in ready if t < -0.1} == {200}
-    assert {s for t, s in ready if 0.2 < t < 2.5} == {503}, ready  # not refused: still listening
+    assert {s for t, s in ready if t < -0.1} == {200}, ready
+    # 503 (not refused: still listening) from SIGTERM until the drain ends; the signal's
+    # way from the master to the worker may take a moment on a busy machine.
+    assert {s for t, s in ready if 0.5 < t < 2.5} == {503}, ready
 
 
 def test_idle_and_slow_sockets_are_cut_off_while_health_answers(

@@ -117,3 +117,10 @@ def test_the_serving_docs_list_every_setting_and_metric() -> None:
     for metric in names.ALL:
         suffix = "_total" if metric.kind == "counter" else ""
         assert f"| `{metric.name}{suffix}` |" in text, f"docs/serving.md lacks {metric.name}"
+
+
+def test_the_api_model_size_limit_is_the_loaders() -> None:
+    from api.settings import MAX_MODEL_BYTES, Settings
+    from mlops_template.core import bundle
+
+    assert MAX_MODEL_BYTES == bundle.MAX_MODEL_BYTES == Settings().max_model_bytes
