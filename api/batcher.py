@@ -22,8 +22,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi.exceptions import RequestValidationError
 from starlette.types import Receive
@@ -36,8 +35,7 @@ from api.state import Loaded
 from api.telemetry.recorder import Telemetry
 
 
-@dataclass(frozen=True)
-class Ticket:
+class Ticket(NamedTuple):
     """What the middleware knows about a request: when it must be answered, and its receive."""
 
     deadline: float  # time.monotonic()
@@ -52,16 +50,17 @@ TICKET: ContextVar[Ticket | None] = ContextVar("ticket", default=None)
 WATCH_AFTER = 0.1
 
 
-@dataclass(eq=False)
 class Job:
-    body: bytes
-    future: asyncio.Future[bytes]
-    deadline: float
-    arrived: float
-    receive: Receive | None = None
-    records: Records | None = None
-    watch: asyncio.Task[None] | None = None
-    gone: bool = False  # the client disconnected before the model ran
+    """One call in the queue (a plain class with slots: one is made per request)."""
+
+    __slots__ = ("body", "future", "deadline", "arrived", "receive", "records", "watch", "gone")
+
+    def __init__(self, body: bytes, future: asyncio.Future[bytes], deadline: float, arrived: float):
+        self.body, self.future, self.deadline, self.arrived = body, future, deadline, arrived
+        self.receive: Receive | None = None
+        self.records: Records | None = None
+        self.watch: asyncio.Task[None] | None = None
+        self.gone = False  # the client disconnected before the model ran
 
 
 class Batcher:

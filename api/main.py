@@ -22,7 +22,7 @@ from api import errors, schemas
 from api.batcher import Batcher
 from api.telemetry.recorder import Telemetry
 from api.records import Parser
-from api.middleware import Admit, LimitBody, Observe
+from api.middleware import Admit, Gate, LimitBody, Observe
 from api.routes import health, model, predict, scrape
 from api.settings import Settings
 from api.state import Lifecycle, State, load, read_card
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         card = None
     if telemetry is None or card is None:
         telemetry = Telemetry(None)
+    gate = Gate()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,8 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             loaded = state.model
             telemetry.bind(loaded.card, loaded.load_seconds, loaded.loaded_at)
             parser = Parser(request_model, loaded.card.features, settings.max_batch)
-            app.state.batcher = Batcher(parser, loaded, telemetry, settings)
-            telemetry.queue_depth = app.state.batcher.depth
+            app.state.batcher = gate.batcher = Batcher(parser, loaded, telemetry, settings)
+            telemetry.queue_depth = gate.batcher.depth
         telemetry.start()
         # Everything loaded so far (sklearn, pandas, the model) lives as long as the process:
         # keep it out of the cyclic GC, whose full passes over it were the p99 latency.
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=telemetry,
         deadline=settings.deadline_seconds,
         retry_after=settings.retry_after_seconds,
+        gate=gate,
     )
     app.add_middleware(Observe, telemetry=telemetry, paths=paths)  # outermost: sees 413s too
     return app

@@ -13,7 +13,7 @@ import time
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.batcher import TICKET, Ticket
+from api.batcher import TICKET, Batcher, Ticket
 from api.errors import BodyTooLarge, Overloaded, overloaded_response
 from api.routes import PREDICT_PATH
 from api.telemetry.recorder import Telemetry
@@ -55,6 +55,12 @@ class Observe:
             self.telemetry.http(label, scope["method"], status, time.perf_counter() - started)
 
 
+class Gate:
+    """Where `Admit` finds the batcher, once the lifespan has made it (None: no model)."""
+
+    batcher: Batcher | None = None
+
+
 class Admit:
     """Shedding and deadlines for the batched paths, decided before the body is read.
 
@@ -65,16 +71,16 @@ class Admit:
     """
 
     def __init__(
-        self, app: ASGIApp, telemetry: Telemetry, deadline: float, retry_after: int
+        self, app: ASGIApp, telemetry: Telemetry, deadline: float, retry_after: int, gate: Gate
     ) -> None:
         self.app, self.telemetry, self.deadline = app, telemetry, deadline
-        self.retry_after = str(retry_after)
+        self.retry_after, self.gate = str(retry_after), gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not batched(scope["path"]):
             await self.app(scope, receive, send)
             return
-        batcher = getattr(scope["app"].state, "batcher", None)
+        batcher = self.gate.batcher
         reason = batcher.refuse() if batcher is not None else None
         if reason is not None:
             self.telemetry.overloaded(reason)

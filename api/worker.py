@@ -9,8 +9,8 @@ not cut the drain short; SIGINT and SIGQUIT still stop at once.
 
 Slow clients: uvicorn times out only idle keep-alive connections. Here a connection must send
 a request's headers within HEADER_TIMEOUT of connecting or of starting the request, and its
-body within BODY_TIMEOUT of the headers; otherwise it gets 408 and is closed, so idle or
-trickling sockets can't pile up.
+body within BODY_TIMEOUT of the headers (checked once a second); otherwise it gets 408 and is
+closed, so idle or trickling sockets can't pile up.
 """
 
 from __future__ import annotations
@@ -42,47 +42,46 @@ TIMEOUT_RESPONSE = (
 
 
 class TimedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with header and body read timeouts."""
+    """uvicorn's httptools protocol with header and body read deadlines.
+
+    A request phase sets a deadline (two attribute writes, no timer per request);
+    `DrainingServer` sweeps its connections once a second and cuts off the late ones.
+    """
 
     header_timeout = 10.0
     body_timeout = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._read_timer: asyncio.TimerHandle | None = None
+        self.read_deadline: float | None = None  # loop.time() by which the phase must end
 
-    def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._read_timer = self.loop.call_later(seconds, self._too_slow)
-
-    def _disarm(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
-
-    def _too_slow(self) -> None:
-        self._read_timer = None
-        if self.transport.is_closing():
-            return
-        if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
-            self.transport.write(TIMEOUT_RESPONSE)
-        self.transport.close()  # the app's receive() then reports the disconnect
+    def too_slow(self, now: float) -> bool:
+        """Cut the connection off if its deadline passed (408, then close); True if it did."""
+        if self.read_deadline is None or now <= self.read_deadline:
+            return False
+        self.read_deadline = None
+        if not self.transport.is_closing():
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete or not cycle.response_started:
+                self.transport.write(TIMEOUT_RESPONSE)
+            self.transport.close()  # the app's receive() then reports the disconnect
+        return True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self.header_timeout)
+        self.read_deadline = self.loop.time() + self.header_timeout
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._read_timer is None:  # a new request on a kept-alive connection
-            self._arm(self.header_timeout)
+        if self.read_deadline is None:  # a new request on a kept-alive connection
+            self.read_deadline = self.loop.time() + self.header_timeout
 
     def on_headers_complete(self) -> None:
-        self._arm(self.body_timeout)
+        self.read_deadline = self.loop.time() + self.body_timeout
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self.read_deadline = None
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
@@ -91,10 +90,6 @@ class TimedProtocol(HttpToolsProtocol):
         if self.cycle is not None:
             self.cycle.body = bytearray()
         super().on_response_complete()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
 
 def timed_protocol(header_timeout: float, body_timeout: float) -> type[TimedProtocol]:
@@ -126,6 +121,11 @@ class DrainingServer(Server):
     async def on_tick(self, counter: int) -> bool:
         if self.drain_until is not None and time.monotonic() >= self.drain_until:
             self.should_exit = True
+        if counter % 10 == 0:  # once a second: cut off connections that send too slowly
+            now = asyncio.get_running_loop().time()
+            for connection in list(self.server_state.connections):
+                if isinstance(connection, TimedProtocol):
+                    connection.too_slow(now)
         return await super().on_tick(counter)
 
 
