@@ -44,8 +44,11 @@ TIMEOUT_RESPONSE = (
 class TimedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with header and body read deadlines.
 
-    A request phase sets a deadline (two attribute writes, no timer per request);
-    `DrainingServer` sweeps its connections once a second and cuts off the late ones.
+    The next request's headers are due HEADER_TIMEOUT after the connection opened or the last
+    response ended (an idle kept-alive connection is closed sooner by uvicorn's keep-alive
+    timeout); a request's body is due BODY_TIMEOUT after its headers. Setting a deadline is
+    one attribute write per request; `DrainingServer` sweeps its connections once a second
+    and cuts off the late ones.
     """
 
     header_timeout = 10.0
@@ -53,38 +56,31 @@ class TimedProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.read_deadline: float | None = None  # loop.time() by which the phase must end
+        self.headers_due = self.body_due = 0.0  # loop.time() deadlines
 
     def too_slow(self, now: float) -> bool:
         """Cut the connection off if its deadline passed (408, then close); True if it did."""
-        if self.read_deadline is None or now <= self.read_deadline:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:  # a request in progress
+            late = cycle.more_body and not cycle.response_started and now > self.body_due
+        else:  # between requests: the next one's headers are due
+            late = now > self.headers_due
+        if not late or self.transport.is_closing():
             return False
-        self.read_deadline = None
-        if not self.transport.is_closing():
-            cycle = self.cycle
-            if cycle is None or cycle.response_complete or not cycle.response_started:
-                self.transport.write(TIMEOUT_RESPONSE)
-            self.transport.close()  # the app's receive() then reports the disconnect
+        self.transport.write(TIMEOUT_RESPONSE)
+        self.transport.close()  # the app's receive() then reports the disconnect
         return True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.read_deadline = self.loop.time() + self.header_timeout
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if self.read_deadline is None:  # a new request on a kept-alive connection
-            self.read_deadline = self.loop.time() + self.header_timeout
+        self.headers_due = self.loop.time() + self.header_timeout
 
     def on_headers_complete(self) -> None:
-        self.read_deadline = self.loop.time() + self.body_timeout
+        self.body_due = self.loop.time() + self.body_timeout
         super().on_headers_complete()
 
-    def on_message_complete(self) -> None:
-        self.read_deadline = None
-        super().on_message_complete()
-
     def on_response_complete(self) -> None:
+        self.headers_due = self.loop.time() + self.header_timeout
         # A body the app never read (a request shed before its body) would stay buffered in
         # the finished cycle until the connection's next request: up to ~300 kB per connection.
         if self.cycle is not None:
