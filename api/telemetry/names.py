@@ -100,6 +100,25 @@ PREDICTION_REFERENCE = Metric(
     "Training-split proportion of each prediction bin.",
     ("bin",),
 )
+# Overload (api/batcher.py, api/middleware.py): shed, dropped, and what is waiting.
+REJECTED = Metric(
+    "model_requests_rejected",
+    "counter",
+    "Prediction requests answered 503 + Retry-After because the model's queue was full, by "
+    "reason (queue_requests, queue_rows).",
+    ("reason",),
+)
+EXPIRED = Metric(
+    "model_requests_expired",
+    "counter",
+    "Prediction requests dropped before inference, by reason (deadline: 503 + Retry-After; "
+    "disconnected: the client left).",
+    ("reason",),
+)
+QUEUE_REQUESTS = Metric(
+    "model_queue_requests", "gauge", "Prediction requests waiting for or in the model thread."
+)
+QUEUE_ROWS = Metric("model_queue_rows", "gauge", "Parsed rows not yet answered.")
 
 ALL: tuple[Metric, ...] = (
     HTTP_REQUESTS,
@@ -119,6 +138,10 @@ ALL: tuple[Metric, ...] = (
     FEATURE_REFERENCE,
     PREDICTION_BIN,
     PREDICTION_REFERENCE,
+    REJECTED,
+    EXPIRED,
+    QUEUE_REQUESTS,
+    QUEUE_ROWS,
 )
 
 

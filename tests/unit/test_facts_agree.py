@@ -109,3 +109,34 @@ def test_the_params_reference_table_lists_every_key_with_its_default() -> None:
         except yaml.YAMLError:
             documented[key] = cell
     assert documented == flat(config.as_dict(config.Params()))
+
+
+SERVING_DOC = ROOT / "docs" / "serving.md"
+
+
+def test_the_serving_docs_list_every_setting_and_metric() -> None:
+    from api.settings import Settings
+    from api.telemetry import names
+
+    text = SERVING_DOC.read_text()
+    documented: dict[str, str] = {}
+    for names_cell, default_cell in re.findall(r"^\| (`[A-Z_]+`[^|]*) \| ([^|]+) \|", text, re.M):
+        found = re.findall(r"`([A-Z_]+)`", names_cell)
+        documented.update({n: default_cell if len(found) == 1 else "" for n in found})
+    for name, field in Settings.model_fields.items():
+        assert name.upper() in documented, f"docs/serving.md has no row for {name.upper()}"
+        default = field.default
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if documented[name.upper()] and numeric:
+            shown = f"{default:g}" if isinstance(default, float) else str(default)
+            assert documented[name.upper()].strip() == f"`{shown}`", name.upper()
+    for metric in names.ALL:
+        suffix = "_total" if metric.kind == "counter" else ""
+        assert f"| `{metric.name}{suffix}` |" in text, f"docs/serving.md lacks {metric.name}"
+
+
+def test_the_api_model_size_limit_is_the_loaders() -> None:
+    from api.settings import MAX_MODEL_BYTES, Settings
+    from mlops_template.core import bundle
+
+    assert MAX_MODEL_BYTES == bundle.MAX_MODEL_BYTES == Settings().max_model_bytes

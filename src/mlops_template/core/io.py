@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from collections.abc import Iterator
@@ -65,6 +66,33 @@ def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataF
         raise KeyError(f"{path}: no column(s) {', '.join(missing)}")
     data = {name: source.read(columns=[name]).column(0).to_pandas() for name in names}
     return pd.DataFrame(data, copy=False)
+
+
+class FileRefused(ValueError):
+    """A file to read is not a regular file, or is over its size limit."""
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file at `path` (links followed), at most `limit` of them.
+
+    Devices (`/dev/zero`), FIFOs and folders are refused without reading (a FIFO is opened
+    non-blocking, so it can't hang), and so is a file over `limit` bytes, so memory stays
+    bounded whatever the path points at.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileRefused("not a regular file (a device, FIFO or folder)")
+        if info.st_size > limit:
+            raise FileRefused(f"{info.st_size} bytes, over the limit of {limit}")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise FileRefused(f"over the limit of {limit} bytes")
+    return data
 
 
 def write_parquet(path: Path, frame: pd.DataFrame, rows: Any = None) -> None:
