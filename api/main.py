@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
     """FastAPI's schema plus the /predict request body (validated by the route itself)."""
     if app.openapi_schema is None:
-        routes = [*app.routes, *v2.documented(bool(app.state.protected))]  # V2 infer: see v2
+        protected = bool(app.state.protected)  # /predict and V2 infer: plain routes, see them
+        routes = [*predict.documented(protected), *app.routes, *v2.documented(protected)]
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=routes
         )
