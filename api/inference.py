@@ -1,11 +1,12 @@
 """Inference without pandas on the hot path.
 
-The fitted ColumnTransformer of the bundle (median imputer + scaler for numbers, constant
-imputer + one-hot encoder for categories) is a handful of arrays; `FastPath` applies them
-with numpy and runs the estimator exported to ONNX. It is checked against the sklearn
-pipeline on probe rows at load time. Any pipeline it does not recognise, an export that
-fails, or a probe that disagrees makes the server fall back — logged — to the sklearn
-pipeline (`mlops_template.core.predict`), which is exact but about 1000x slower.
+The fitted ColumnTransformer of the bundle (median imputer + scaler + optional clip for numbers,
+constant imputer + one-hot encoder for categories, rare and unseen ones in one "other" column)
+is a handful of arrays; `FastPath` applies them with numpy and runs the estimator exported to
+ONNX. It is checked against the sklearn pipeline on probe rows at load time. Any pipeline it
+does not recognise, an export that fails, or a probe that disagrees makes the server fall
+back — logged — to the sklearn pipeline (`mlops_template.core.predict`), which is exact but
+about 1000x slower.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mlops_template.core.predict import predict_frame
 from mlops_template.core.drift import DriftReference, NumericBins
 from mlops_template.core.schema import MISSING, Feature
 
-from api import estimators
+from api import encoders, estimators
 from api.estimators import Unsupported
 from api.records import Records
 
@@ -74,7 +75,7 @@ class FastPath:
     def __init__(self, pipeline: Any, features: list[Feature], task: str) -> None:
         from sklearn.compose import ColumnTransformer
         from sklearn.impute import SimpleImputer
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+        from sklearn.preprocessing import OneHotEncoder
 
         if len(pipeline.steps) != 2 or not isinstance(pipeline.steps[0][1], ColumnTransformer):
             raise Unsupported("expected Pipeline([ColumnTransformer, estimator])")
@@ -85,31 +86,34 @@ class FastPath:
         self.cat_idx: list[int] = []
         self.lookups: list[dict[str, int]] = []
         width = 0
+        self.clip: float | None = None
+        self.defaults: list[int | None] = []  # per categorical feature: column of unknowns
         for name, part, columns in ct.transformers_:
             if name == "remainder":
                 if part != "drop" and len(columns):
                     raise Unsupported("remainder columns are passed through")
                 continue
             if name == "numeric":
-                imputer, scaler = _single(part, (SimpleImputer, StandardScaler))
-                if imputer.add_indicator or len(imputer.statistics_) != len(columns):
-                    raise Unsupported("numeric imputer drops or adds columns")
-                self.num_idx = [position[c] for c in columns]
-                self.medians = np.asarray(imputer.statistics_, dtype=float)
-                self.mean = scaler.mean_ if scaler.with_mean else np.zeros(len(columns))
-                self.scale = scaler.scale_ if scaler.with_std else np.ones(len(columns))
+                self._numeric(part, columns, position)
                 width += len(columns)
             elif name == "categorical":
                 imputer, encoder = _single(part, (SimpleImputer, OneHotEncoder))
-                if encoder.drop is not None or getattr(encoder, "_infrequent_enabled", False):
-                    raise Unsupported("one-hot encoder drops or groups categories")
-                if encoder.handle_unknown != "ignore" or imputer.fill_value != MISSING:
-                    raise Unsupported("unknown categories or missing values handled differently")
+                if encoder.drop is not None:
+                    raise Unsupported("one-hot encoder drops categories")
+                unknown = encoder.handle_unknown
+                if unknown not in ("ignore", "infrequent_if_exist"):
+                    raise Unsupported(f"unknown categories handled by {unknown!r}")
+                if imputer.fill_value != MISSING:
+                    raise Unsupported("missing values handled differently")
                 self.cat_idx = [position[c] for c in columns]
                 self.cat_offset = width
-                for cats in encoder.categories_:
-                    self.lookups.append({str(c): width + j for j, c in enumerate(cats)})
-                    width += len(cats)
+                rare = getattr(encoder, "infrequent_categories_", [None] * len(columns))
+                for cats, infrequent in zip(encoder.categories_, rare):
+                    lookup, width, default = encoders.one_hot_columns(cats, infrequent, width)
+                    self.lookups.append(lookup)
+                    self.defaults.append(default if unknown == "infrequent_if_exist" else None)
+                if width - self.cat_offset != len(encoder.get_feature_names_out()):
+                    raise Unsupported("one-hot columns are not the categories the encoder keeps")
             else:
                 raise Unsupported(f"unknown transformer {name!r}")
         self.width = width
@@ -117,10 +121,31 @@ class FastPath:
         self.output = ""
         self.session: Any = None
         self.linear = self._linear()
+        self.float32_trees = encoders.sklearn_trees(self.estimator)
         if self.linear is not None:
             self.name, self.dtype = "numpy", np.float64
         else:
             self.session, self.dtype, self.output = self._export()
+
+    def _numeric(self, part: Any, columns: list[str], position: dict[str, int]) -> None:
+        """Median imputer + standard scaler, optionally followed by the template's Clip."""
+        from sklearn.impute import SimpleImputer
+        from sklearn.preprocessing import StandardScaler
+
+        from mlops_template.core.transformers import Clip
+
+        names = [type(step).__name__ for _, step in part.steps]
+        if names == ["SimpleImputer", "StandardScaler", "Clip"]:
+            imputer, scaler, clip = _single(part, (SimpleImputer, StandardScaler, Clip))
+            self.clip = float(clip.limit)
+        else:
+            imputer, scaler = _single(part, (SimpleImputer, StandardScaler))
+        if imputer.add_indicator or len(imputer.statistics_) != len(columns):
+            raise Unsupported("numeric imputer drops or adds columns")
+        self.num_idx = [position[c] for c in columns]
+        self.medians = np.asarray(imputer.statistics_, dtype=float)
+        self.mean = scaler.mean_ if scaler.with_mean else np.zeros(len(columns))
+        self.scale = scaler.scale_ if scaler.with_std else np.ones(len(columns))
 
     def _linear(self) -> tuple[np.ndarray, np.ndarray] | None:
         return estimators.linear_weights(self.estimator)
@@ -135,12 +160,15 @@ class FastPath:
         if self.num_idx:
             x = records.floats(self.num_idx)  # None -> NaN
             x = np.where(np.isnan(x), self.medians, x)
-            out[:, : len(self.num_idx)] = (x - self.mean) / self.scale
-        for lookup, i in zip(self.lookups, self.cat_idx):
+            block = out[:, : len(self.num_idx)]
+            np.divide(x - self.mean, self.scale, out=block)
+            if self.clip is not None:
+                np.clip(block, -self.clip, self.clip, out=block)
+        for lookup, default, i in zip(self.lookups, self.defaults, self.cat_idx):
             for n, r in enumerate(rows):
                 value = r[i]
-                column = lookup.get(MISSING if value is None else value)
-                if column is not None:  # unknown category: all zeros, like handle_unknown="ignore"
+                column = lookup.get(MISSING if value is None else value, default)
+                if column is not None:  # unknown and no "other" column: all zeros ("ignore")
                     out[n, column] = 1.0
         return out
 
@@ -148,7 +176,10 @@ class FastPath:
         if self.linear is not None:
             proba, values = estimators.run_linear(self.matrix(records), *self.linear, self.task)
             return Output(proba, values)
-        x = self.matrix(records).astype(self.dtype, copy=False)
+        x = self.matrix(records)
+        if self.float32_trees:  # sklearn's trees compare float32(x) with float64 thresholds
+            x = x.astype(np.float32).astype(self.dtype)
+        x = x.astype(self.dtype, copy=False)
         result = np.asarray(self.session.run([self.output], {"x": x})[0], dtype=float)
         if self.task == "classification":
             return Output(result, None)
@@ -156,7 +187,8 @@ class FastPath:
 
 
 def probe_rows(features: list[Feature], reference: DriftReference, n: int = 64) -> list[list[Any]]:
-    """Rows covering every reference bin, every category, an unknown one and missing values."""
+    """Rows covering every reference bin, values far outside the training range (clipped),
+    every category, an unknown one and missing values."""
     rng = np.random.default_rng(0)
     rows: list[list[Any]] = []
     for k in range(n):
@@ -173,7 +205,9 @@ def probe_rows(features: list[Feature], reference: DriftReference, n: int = 64) 
             else:
                 lo = f.minimum if f.minimum is not None else -1.0
                 hi = f.maximum if f.maximum is not None else 1.0
-                points = [lo, hi, *(ref.edges if isinstance(ref, NumericBins) else [])]
+                far = 10 * (hi - lo) + 1  # beyond any clip of the standardised value
+                edges = ref.edges if isinstance(ref, NumericBins) else []
+                points = [lo, hi, lo - far, hi + far, *edges]
                 row.append(float(points[k % len(points)]) if k < 8 else float(rng.uniform(lo, hi)))
         rows.append(row)
     return rows

@@ -83,7 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if state.model is not None:
             loaded = state.model
             telemetry.bind(loaded.card, loaded.load_seconds, loaded.loaded_at)
-            parser = Parser(request_model, loaded.card.features, settings.max_batch)
+            parser = Parser(
+                request_model,
+                loaded.card.features,
+                settings.max_batch,
+                ignored=loaded.card.ignored_columns,
+            )
             app.state.batcher = gate.batcher = Batcher(parser, loaded, telemetry, settings)
             app.state.v2_codec = V2Codec(loaded.card, settings.max_batch)
             telemetry.queue_depth = gate.batcher.depth

@@ -6,7 +6,7 @@ accepts only bodies pydantic accepts too, with the same values:
 
 * orjson parses the body (it refuses NaN and Infinity, and numbers too large for a double);
 * the body is `{"records": [...]}` with 1 … max_batch objects, each with exactly the card's
-  features;
+  features (plus, if sent, any of the card's ignored columns, which are dropped);
 * each column holds only the JSON types its feature allows: numbers (not booleans) for a
   numeric feature, strings for a categorical one, true/false for a boolean one, and null
   where the feature is nullable.
@@ -81,17 +81,25 @@ class Parser:
     """Validates /predict bodies against the request model built from the model card."""
 
     def __init__(
-        self, request_model: type[BaseModel], features: list[Feature], max_batch: int
+        self,
+        request_model: type[BaseModel],
+        features: list[Feature],
+        max_batch: int,
+        ignored: Sequence[str] = (),
     ) -> None:
         self.request_model, self.max_batch = request_model, max_batch
         self.width = len(features)
         names = [f.name for f in features]
+        # Table columns that are not features (ID-like ones): accepted in a record and dropped.
+        self.ignored = frozenset(ignored) - set(names)
+        self.lengths = set(range(self.width, self.width + len(self.ignored) + 1))
         self.values: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
         if len(names) > 1:
             self.values = operator.itemgetter(*names)
         elif names:  # itemgetter of one name returns the value, not a 1-tuple
             name = names[0]
             self.values = lambda record: (record[name],)
+        self.names = frozenset(names)
         self.allowed = [
             JSON_TYPES[f.kind] | ({type(None)} if f.nullable else set()) for f in features
         ]
@@ -115,9 +123,16 @@ class Parser:
         records = data.get("records")
         if type(records) is not list or not 1 <= len(records) <= self.max_batch:
             return None
-        if set(map(type, records)) != {dict} or set(map(len, records)) != {self.width}:
+        if set(map(type, records)) != {dict}:
             return None
-        try:  # every feature present and no other key (the lengths are equal)
+        lengths = set(map(len, records))
+        if lengths != {self.width}:
+            if not lengths <= self.lengths:
+                return None
+            extra = self.ignored
+            if not all(len(r) == self.width or r.keys() - self.names <= extra for r in records):
+                return None
+        try:  # every feature present; any other key is an ignored column (checked above)
             rows = list(map(self.values, records))
         except KeyError:
             return None
@@ -135,4 +150,6 @@ class Parser:
         except ValidationError as exc:
             errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
             raise RequestValidationError(errors) from None
-        return [tuple(r.__dict__.values()) for r in parsed.records]  # type: ignore[attr-defined]
+        width = self.width  # ignored columns' fields come after the features'
+        records: list[BaseModel] = parsed.records  # type: ignore[attr-defined]
+        return [tuple(r.__dict__.values())[:width] for r in records]

@@ -60,6 +60,11 @@ def record_model(card: ModelCard | None) -> type[BaseModel]:
             annotation,
             Field(default, alias=feature.name, description=description),
         )
+    for i, name in enumerate(card.ignored_columns):
+        fields[f"ignored{i}"] = (
+            Any,
+            Field(None, alias=name, description="not a feature (e.g. an ID): accepted, ignored"),
+        )
     example = example_record(card)
     config["json_schema_extra"] = {"examples": [example]}
     model: type[BaseModel] = create_model("Record", __config__=config, **fields)

@@ -59,16 +59,17 @@ def bare_app() -> Any:
     return app
 
 
-def v2_body(card: Any, record: dict[str, Any], rows: int) -> dict[str, Any]:
-    """The same rows as an Open Inference Protocol request: one tensor per feature."""
+def v2_body(card: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same rows as an Open Inference Protocol request: one tensor per feature (columns
+    that are not features, such as IDs, have no tensor)."""
     from api.v2.tensors import DECLARED
 
     inputs = [
         {
             "name": f.name,
-            "shape": [rows],
+            "shape": [len(records)],
             "datatype": DECLARED[f.kind],
-            "data": [record[f.name]] * rows,
+            "data": [r.get(f.name) for r in records],
         }
         for f in card.features
     ]
@@ -191,6 +192,8 @@ def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
         k: start("bare" if k == "bare" else "api", port, dirs[k], tmp / f"{k}.log")
         for k, port in ports.items()
     }
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports['api']}/ready", timeout=5) as ready:
+        sys.stderr.write(f"api backend: {json.loads(ready.read())['backend']}\n")
     urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
     urls["v2"] = f"http://127.0.0.1:{ports['api']}/v2/models/{bodies['model']}/infer"
     singles = ["bare", "api", "v2", *(["also"] if "also" in servers else [])]
@@ -226,6 +229,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per server")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model")
+    parser.add_argument(
+        "--records",
+        type=Path,
+        help="CSV of records to send (cycled; extra columns such as IDs are sent too); "
+        "default: the model card's example record",
+    )
     parser.add_argument("--also", type=Path, help="a second model bundle to serve alongside")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -234,13 +243,18 @@ def main() -> None:
     from api.state import read_card
 
     card = read_card(args.model_dir)
-    record = example_record(card)
+    many = [example_record(card)] * 256
+    if args.records is not None:
+        import pandas as pd
+
+        rows = json.loads(pd.read_csv(args.records).head(256).to_json(orient="records"))
+        many = [rows[i % len(rows)] for i in range(256)]
     bodies = {
         "model": card.name,
-        "one": json.dumps({"records": [record]}),
-        "batch": json.dumps({"records": [record] * 256}),
-        "v2one": json.dumps(v2_body(card, record, 1)),
-        "v2batch": json.dumps(v2_body(card, record, 256)),
+        "one": json.dumps({"records": many[:1]}),
+        "batch": json.dumps({"records": many}),
+        "v2one": json.dumps(v2_body(card, many[:1])),
+        "v2batch": json.dumps(v2_body(card, many)),
     }
     with tempfile.TemporaryDirectory() as tmp:
         result = main_runs(args, bodies, Path(tmp))

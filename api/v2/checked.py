@@ -72,9 +72,14 @@ def check_tensor(tensor: Any, k: int) -> None:
 class Checker:
     """The model's features as V2 inputs, checked one tensor at a time."""
 
-    def __init__(self, features: list[Feature], max_batch: int) -> None:
+    def __init__(
+        self, features: list[Feature], max_batch: int, ignored: Sequence[str] = ()
+    ) -> None:
         self.features, self.max_batch = features, max_batch
         self.position = {f.name: i for i, f in enumerate(features)}
+        # the card's ignored columns (IDs…): a tensor of one is accepted and dropped, as
+        # /predict drops the field
+        self.ignored = frozenset(ignored) - self.position.keys()
         self.allowed = [
             JSON_TYPES[f.kind] | ({NONE} if f.nullable else frozenset()) for f in features
         ]
@@ -85,6 +90,10 @@ class Checker:
         the input and the problem."""
         for k, tensor in enumerate(inputs):
             check_tensor(tensor, k)
+        if self.ignored:
+            inputs = [t for t in inputs if t["name"] not in self.ignored]
+            if not inputs:
+                raise TensorError("no input is a feature of the model", "missing_field")
         unknown = [t["name"] for t in inputs if t["name"] not in self.position]
         if not unknown:
             return self._columns(inputs)

@@ -78,7 +78,7 @@ class V2Codec:
 
     def __init__(self, card: ModelCard, max_batch: int) -> None:
         self.card, self.max_batch = card, max_batch
-        self.checker = Checker(card.features, max_batch)
+        self.checker = Checker(card.features, max_batch, card.ignored_columns)
         self.features, self.allowed = card.features, self.checker.allowed
         self.outputs = output_names(card)
         self.names = tuple(f.name for f in card.features)

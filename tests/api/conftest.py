@@ -88,3 +88,12 @@ def tampered_dir(model_dir: Path, tmp_path: Path) -> Path:
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     return target
+
+
+@pytest.fixture(scope="session")
+def wide_dir(train_bundle: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle on 4,000 rows: a hex order ID and a 2,000-value categorical (tests.data.shapes)."""
+    from tests.data import shapes
+
+    csv, target = shapes.write("high_cardinality", tmp_path_factory.mktemp("wide"))
+    return train_bundle(data={"source": str(csv), "target": target})

@@ -51,6 +51,11 @@ def test_report_compares_branch_with_target(mr_repo: Path) -> None:
     old, new = main_learning_rate(), feature_params()["train"]["learning_rate"]
     assert re.search(rf"train\.learning_rate\s*\|\s*{old:g}\s*\|\s*{new:g}\s*\|", params)
     assert re.search(r"## Quality gate\n\n(✅ PASS|❌ FAIL): f1 = [0-9.]+ .*baseline", report)
+    guess = re.search(
+        r"Without the features \(majority class / training mean\): f1 = ([0-9.]+)", report
+    )
+    assert guess and float(guess.group(1)) < 0.9  # the majority class of breast_cancer
+    assert re.search(r"\|\s*reports/metrics\.json\s*\|\s*baseline_f1\s*\|", metrics)
     epochs = report.split("## Training per epoch")[1].split("##")[0]
     assert len(re.findall(r"^\| \d+ \|", epochs, flags=re.MULTILINE)) == 20
     found = images(report, mr_repo / "report")

@@ -46,7 +46,14 @@ def test_regression_is_inferred_and_scored(train_bundle: TrainFn) -> None:
     card = json.loads((model_dir / "model_card.json").read_text())
     assert card["task"] == "regression"
     assert card["classes"] == []
-    assert set(card["metrics"]) == {"mae", "rmse", "r2"}
+    assert set(card["metrics"]) == {
+        "mae",
+        "rmse",
+        "r2",
+        "baseline_mae",
+        "baseline_rmse",
+        "baseline_r2",
+    }
     assert card["metrics"]["r2"] > 0.8
     assert card["drift_reference"]["prediction"]["kind"] == "numeric"
 
@@ -131,7 +138,7 @@ def test_too_few_rows_and_single_class(tmp_path: Path) -> None:
     tiny.write_text("x,label\n" + "".join(f"{i},{i % 2}\n" for i in range(10)))
     result = _load(tmp_path, str(tiny), target="label")
     assert result.returncode == 1
-    assert "10 rows with a label in column 'label', need at least 50" in result.stderr
+    assert "10 rows with a label in column 'label', need at least 20" in result.stderr
 
 
 def test_parquet_source(tmp_path: Path) -> None:

@@ -10,13 +10,14 @@ stage's imported files as changed.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from mlops_template.core import paths
+from mlops_template.core import config, paths
 from tests.support.repo import copy_checkout, init_repo
 from tests.support.shell import ROOT, sh
 
@@ -194,3 +195,12 @@ def test_dvc_status_reports_every_stage_whose_imports_changed(tmp_path: Path) ->
         imported = {repo / f.relative_to(ROOT) for f in imported_files(stage_module(stage))}
         unreported = {f for f in imported if not covered(f, list(changed))}
         assert not unreported, f"dvc status misses, for '{stage}': {sorted(map(str, unreported))}"
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_stages_list_whole_params_sections(stage: str) -> None:
+    """A single key listed in dvc.yaml must be in params.yaml (DVC fails on a missing one):
+    whole sections let every key be left out and still rerun the stage when one changes."""
+    listed: list[object] = STAGES[stage].get("params", [])  # type: ignore[assignment]
+    sections = {f.name for f in dataclasses.fields(config.Params)}
+    assert listed and all(isinstance(p, str) and p in sections for p in listed), listed

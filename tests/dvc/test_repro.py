@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.repo import copy_checkout, init_repo
+from tests.support.repo import copy_checkout, default_params, init_repo
 from tests.support.shell import sh
 
 pytestmark = pytest.mark.slow
@@ -83,3 +83,25 @@ def test_push_and_pull_round_trip(repo: Path) -> None:
     shutil.rmtree(repo / ".dvc" / "cache")
     sh("dvc", "pull", cwd=repo)
     assert model.read_bytes() == before
+
+
+def test_every_key_can_be_left_out_of_params_yaml(repo: Path) -> None:
+    """params.yaml with every key deleted (empty sections): `dvc repro` runs on the defaults —
+    the same model byte for byte — and a key added back with another value reruns exactly the
+    stages whose sections hold it (dvc.yaml lists whole sections, not keys)."""
+    path = repo / "params.yaml"
+    original = path.read_text()
+    try:
+        path.write_text(yaml.safe_dump(default_params()))  # earlier tests changed some keys
+        sh("dvc", "repro", cwd=repo)
+        model = (repo / "model" / "model.skops").read_bytes()
+        empty = {section: {} for section in default_params()}
+        path.write_text(yaml.safe_dump(empty))
+        out = sh("dvc", "repro", cwd=repo)
+        assert "Running stage 'train'" in out
+        assert (repo / "model" / "model.skops").read_bytes() == model
+        path.write_text(yaml.safe_dump({**empty, "evaluate": {"drift_bins": 5}}))
+        out = sh("dvc", "repro", cwd=repo)
+        assert "Running stage 'evaluate'" in out and "Running stage 'train'" not in out
+    finally:
+        path.write_text(original)

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_template.stages import load, preprocess, train
+from mlops_template.stages import load, models, splits, train
+from mlops_template.stages import features as encoding
 from mlops_template.core import schema
 from mlops_template.core.errors import StageError
 from mlops_template.core.config import DataParams, PreprocessParams, TrainParams
@@ -39,7 +40,7 @@ def test_validate_accepts_a_good_frame() -> None:
     [
         (lambda f: f.drop(columns=["label"]), "target column 'label' not found"),
         (lambda f: f.assign(x=np.nan), "column 'x' is empty"),
-        (lambda f: f.head(10), "need at least 50"),
+        (lambda f: f.head(10), "need at least 20"),
         (lambda f: f.assign(label="pos"), "has 1 class"),
         (lambda f: f[["label"]], "no feature columns"),
         (lambda f: f.iloc[0:0], "no rows"),
@@ -55,27 +56,29 @@ def test_validate_regression_needs_numeric_label() -> None:
         load.validate(frame(), DataParams(source="mem", target="label", task="regression"))
 
 
-def test_clean_drops_duplicates_and_unlabelled_rows() -> None:
+def test_clean_keeps_duplicates_unless_asked_and_counts_unlabelled_rows() -> None:
     data = frame(60)
     dirty = pd.concat([data, data.head(5)], ignore_index=True)
     dirty.loc[10, "label"] = None
-    cleaned = preprocess.clean(dirty, "label")
-    assert len(cleaned) == 59
-    assert cleaned["label"].notna().all()
+    kept, done = splits.clean(dirty, "label", "classification", dedupe=False)
+    assert len(kept) == 64 and kept["label"].notna().all()
+    assert (done.rows, done.unlabelled, done.duplicates, done.kept) == (65, 1, 0, 64)
+    deduped, done = splits.clean(dirty, "label", "classification", dedupe=True)
+    assert len(deduped) == 59 and done.duplicates == 5 and done.labelled == 64
 
 
 def test_split_is_seeded_and_stratified() -> None:
     data = frame(200)
     params = PreprocessParams(test_size=0.25, val_size=0.2, seed=3)
-    a = preprocess.split(data, "label", "classification", params)
-    b = preprocess.split(data, "label", "classification", params)
-    for left, right in zip(a, b):
-        pd.testing.assert_frame_equal(left, right)
-    train, val, test = a
-    assert len(train) + len(val) + len(test) == 200
-    assert len(test) == 50
+    a = splits.split(data, "label", "classification", params)
+    b = splits.split(data, "label", "classification", params)
+    for left, right in zip((a.train, a.val, a.test), (b.train, b.val, b.test)):
+        np.testing.assert_array_equal(left, right)
+    everything = np.concatenate([a.train, a.val, a.test])
+    assert sorted(everything.tolist()) == list(range(200))
+    assert len(a.test) == 50
     overall = (data["label"] == "pos").mean()
-    assert abs((test["label"] == "pos").mean() - overall) < 0.03
+    assert abs((data["label"].iloc[a.test] == "pos").mean() - overall) < 0.03
 
 
 def test_schema_inference_and_coercion() -> None:
@@ -101,7 +104,7 @@ def test_task_inference() -> None:
 def test_preprocessor_ignores_unseen_categories() -> None:
     data = frame().drop(columns=["label"])
     features = schema.infer(data)
-    pre = preprocess.build_preprocessor(features).fit(schema.coerce(data, features))
+    pre = encoding.build_preprocessor(features).fit(schema.coerce(data, features))
     unseen = data.head(2).assign(colour=["zzz", None])
     out = pre.transform(schema.coerce(unseen, features))
     assert out.shape[0] == 2 and np.isfinite(out).all()
@@ -130,21 +133,41 @@ def test_every_family_trains_for_every_task(model: str, task: str) -> None:
 
 
 def test_gradient_boosting_stops_early_on_the_validation_split() -> None:
-    """Pure noise: the validation loss stops improving, no more rounds are added, and the
-    epochs after the stop log the same scores."""
+    """A weak signal in much noise: the validation loss soon stops improving, no more rounds
+    are added, and the epochs after the stop log the same scores."""
     rng = np.random.default_rng(2)
-    x, y = rng.normal(size=(300, 3)), rng.choice(["a", "b"], 300)
+    x = rng.normal(size=(300, 3))
+    y = np.where(x[:, 0] + rng.normal(scale=1.0, size=300) > 0, "a", "b")
+    parts = train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:])
     params = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, n_iter_no_change=5)
-    model, history = train.fit(
-        train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:]), "classification", params
-    )
+    model, history = train.fit(*parts, "classification", params)
     assert model.n_iter_ < 250  # stopped well before its share of the 500 rounds
     assert history[-1] == {**history[-2], "epoch": 10}
     off = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, early_stopping=False)
-    model, _ = train.fit(
-        train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:]), "classification", off
-    )
+    model = models.build("classification", off)
+    for epoch in range(1, 11):  # the epochs alone: 500 rounds on 200 rows overfit on purpose
+        models.fit_epoch(model, x[:200], y[:200], epoch, off, np.unique(y[:200]))
     assert model.n_iter_ == 500
+
+
+def test_gradient_boosting_on_pure_noise_is_refused() -> None:
+    """The baseline check holds for every family: boosting on labels the features can't
+    predict fails the stage with the boosting keys to change, not a model saved."""
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(300, 3)), rng.choice(["a", "b"], 300)
+    params = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, n_iter_no_change=5)
+    with pytest.raises(StageError, match=r"learned nothing usable.*train.boosting_learning_rate"):
+        train.fit(
+            train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:]), "classification", params
+        )
+    noise = rng.normal(size=300)
+    with pytest.raises(StageError, match=r"validation RMSE .* no better than always the training"):
+        train.fit(
+            train.Split(x[:200], noise[:200]),
+            train.Split(x[200:], noise[200:]),
+            "regression",
+            params,
+        )
 
 
 def test_train_asks_for_a_first_commit_in_an_empty_git_repo(

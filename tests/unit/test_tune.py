@@ -176,7 +176,7 @@ def test_a_gain_within_the_validation_noise_keeps_params_yaml(workdir: Path) -> 
     decision = doc["decision"]
     assert decision["choice"] == "params.yaml" and decision["why"].endswith("within noise")
     assert "of 91 validation rows" in decision["why"]
-    assert decision["interval"]["low"] < 0 < decision["interval"]["high"]
+    assert decision["interval"]["low"] <= 0 < decision["interval"]["high"]  # 0 inside
     assert decision["interval"]["rows"] == 91
     assert Path("params.yaml").read_text() == before
     assert "keeps params.yaml" in Path("reports/tune.md").read_text()
@@ -217,3 +217,20 @@ def test_a_gain_beyond_noise_is_applied() -> None:
     )
     assert doc["decision"]["choice"] == "trial" and doc["decision"]["trial"] == "1"
     assert doc["decision"]["interval"]["low"] > 0.1
+
+
+def test_a_trial_the_train_checks_refuse_is_recorded_as_failed() -> None:
+    """A trial that learns nothing (the train stage's baseline check) is a failed trial with
+    the reason, not the end of the search."""
+    import numpy as np
+
+    from mlops_template.core.config import TrainParams
+    from mlops_template.stages.train import Split
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 3)), rng.choice(["a", "b"], 300, p=[0.7, 0.3]).astype(object)
+    classes = np.array(["a", "b"], dtype=object)
+    data = search.Data(Split(x[:200], y[:200]), Split(x[200:], y[200:]), "classification", classes)
+    record = search.attempt(TrainParams(epochs=5), data, "f1")
+    assert record["state"] == "failed" and record["value"] is None
+    assert "learned nothing usable" in record["note"]

@@ -4,8 +4,9 @@ The evaluate stage writes it; the API, the drift report and the retrain comparis
 through `read`, which validates every field. `schema_version` tells a reader which layout a
 card has: the retrain job reads the production model's card, which may be older than the
 code (cards without the field are version 0, the same fields as version 1; version 2 adds the
-optional `importance`). A card newer than this code is refused. The JSON schema
-(`python -m mlops_template.core.card`) is docs/model-card.schema.json.
+optional `importance`; version 3 adds `ignored_columns`, empty in older cards). A card newer than
+this code is refused. The JSON schema (`python -m mlops_template.core.card`) is
+docs/model-card.schema.json.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from mlops_template.core.drift import CategoricalBins, DriftReference, NumericBi
 from mlops_template.core.errors import CardError
 from mlops_template.core.schema import Feature
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 IMPORTANCE_TOP = 30  # features listed in the card (all of them: reports/importance.json)
 MODEL_NAME = "model"  # the artifact name in dvc.yaml and in the GTO registry
 FILE_NAME = paths.MODEL_CARD.name
@@ -73,6 +74,11 @@ class ModelCard(BaseModel):
     )
     model: str = Field(description="The model family (train.model)")
     features: list[Feature] = Field(description="The inputs, in the order the pipeline takes them")
+    ignored_columns: list[str] = Field(
+        default_factory=list,
+        description="Table columns that are not features (ID-like, a group split's column); "
+        "/predict accepts and ignores them (version 3; else empty)",
+    )
     metrics: dict[str, float] = Field(description="Test-split metrics")
     params: dict[str, Any] = Field(description="params.yaml as the pipeline read it")
     history: list[dict[str, int | float]] = Field(
@@ -154,6 +160,7 @@ def build(
         classes=info["classes"],
         model=info["model"],
         features=info["features"],
+        ignored_columns=info.get("ignored", []),
         metrics=metrics,
         params=params,
         history=info["history"],

@@ -1,24 +1,31 @@
 """params.yaml, read once into frozen, validated objects.
 
-Unknown keys are an error that names the key, so a typo in params.yaml can't silently
-fall back to a default.
+Every key is optional (its default is the dataclass field's), typed by the field's annotation
+and bounded by the field's `limits`: an unknown key, a value of the wrong type or one out of
+bounds is an error naming the key, so a typo in params.yaml can't silently fall back to a
+default and `epochs: -1` or `n_estimators: 1000000000` can't reach a stage.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import yaml
 
 from mlops_template.core import paths
 from mlops_template.core.errors import ConfigError
+from mlops_template.core.typed import build, limits
 
 Task = Literal["classification", "regression"]
+SplitMode = Literal["random", "group", "time"]
 MODELS = ("linear", "random_forest", "mlp", "gradient_boosting")
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
+
+SEED_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -29,16 +36,24 @@ class DataParams:
     target: str = "diagnosis"
     task: Task | None = None
     sep: str = ","
-    min_rows: int = 50
+    min_rows: int = limits(20, ge=1, le=10**9)
 
 
 @dataclass(frozen=True)
 class PreprocessParams:
-    """`preprocess`: the seeded train/validation/test split."""
+    """`preprocess`: cleaning, the train/validation/test split and the feature encoding."""
 
-    test_size: float = 0.2
-    val_size: float = 0.2
-    seed: int = 42
+    test_size: float = limits(0.2, gt=0, lt=1)
+    val_size: float = limits(0.2, gt=0, lt=1)
+    seed: int = limits(42, ge=0, le=SEED_MAX)
+    dedupe: bool = False
+    max_dropped: float = limits(0.5, ge=0, le=1)
+    split: SplitMode = "random"
+    split_column: str | None = None
+    keep_ids: bool = False
+    max_categories: int = limits(50, ge=2, le=1000)
+    min_frequency: int = limits(5, ge=1, le=10**9)
+    clip: float | None = limits(5.0, gt=0, le=1000)
 
 
 @dataclass(frozen=True)
@@ -51,28 +66,28 @@ class TrainParams:
     """
 
     model: str = "linear"
-    epochs: int = 20
-    seed: int = 42
-    learning_rate: float = 0.01
-    alpha: float = 0.0001
-    n_estimators: int = 100
-    max_depth: int | None = None
-    hidden_layers: tuple[int, ...] = (64, 32)
-    boosting_learning_rate: float = 0.05
-    max_iter: int = 300
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int | None = None
-    l2_regularization: float = 0.0
+    epochs: int = limits(20, ge=1, le=10_000)
+    seed: int = limits(42, ge=0, le=SEED_MAX)
+    learning_rate: float = limits(0.01, gt=0, le=10)
+    alpha: float = limits(0.0001, ge=0, le=100)
+    n_estimators: int = limits(100, ge=1, le=10_000)
+    max_depth: int | None = limits(None, ge=1, le=1000)
+    hidden_layers: tuple[int, ...] = limits((64, 32), ge=1, le=4096, max_len=10)
+    boosting_learning_rate: float = limits(0.05, gt=0, le=10)
+    max_iter: int = limits(300, ge=1, le=10_000)
+    max_leaf_nodes: int = limits(31, ge=2, le=100_000)
+    min_samples_leaf: int | None = limits(None, ge=1, le=10**9)
+    l2_regularization: float = limits(0.0, ge=0, le=10**6)
     early_stopping: bool = True
-    n_iter_no_change: int = 10
+    n_iter_no_change: int = limits(10, ge=1, le=10_000)
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
     """`evaluate`: the drift reference written into the model card."""
 
-    drift_bins: int = 10
-    importance_repeats: int = 5
+    drift_bins: int = limits(10, ge=2, le=100)
+    importance_repeats: int = limits(5, ge=1, le=1000)
 
 
 @dataclass(frozen=True)
@@ -81,19 +96,19 @@ class GateParams:
 
     metric: str = "f1"
     min: float = 0.9
-    max_drop: float = 0.02
+    max_drop: float = limits(0.02, ge=0)
     use_ci: bool = False
-    confidence: float = 0.95
-    resamples: int = 1000
+    confidence: float = limits(0.95, gt=0, lt=1)
+    resamples: int = limits(1000, ge=1, le=1_000_000)
 
 
 @dataclass(frozen=True)
 class TuneParams:
     """`tune`: the hyperparameter search of `make tune` (not a pipeline stage)."""
 
-    trials: int = 30
-    minutes: float | None = None
-    seed: int = 42
+    trials: int = limits(30, ge=1, le=100_000)
+    minutes: float | None = limits(None, gt=0, le=100_000)
+    seed: int = limits(42, ge=0, le=SEED_MAX)
     models: tuple[str, ...] = ()
     pruning: bool = True
 
@@ -110,90 +125,37 @@ class Params:
     tune: TuneParams = field(default_factory=TuneParams)
 
 
-T = TypeVar("T")
-
-
-def _build(cls: type[T], section: str, raw: Any) -> T:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"params: section '{section}' must be a mapping")
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    for key in raw:
-        if key not in known:
-            raise ConfigError(f"params: unknown key '{section}.{key}' (known: {', '.join(known)})")
-    values = dict(raw)
-    if "hidden_layers" in values and values["hidden_layers"] is not None:
-        values["hidden_layers"] = tuple(int(v) for v in values["hidden_layers"])
-    if cls is TuneParams and isinstance(values.get("models"), list):
-        values["models"] = tuple(str(v) for v in values["models"])
-    return cls(**values)
-
-
 def _validate(p: Params) -> None:
-    if p.data.task not in (None, "classification", "regression"):
-        raise ConfigError(
-            f"params: data.task must be classification or regression, not {p.data.task!r}"
-        )
     if p.train.model not in MODELS:
         raise ConfigError(
             f"params: train.model must be one of {', '.join(MODELS)}, not {p.train.model!r}"
         )
-    if p.train.epochs < 1:
-        raise ConfigError("params: train.epochs must be at least 1")
-    for name in ("test_size", "val_size"):
-        value = getattr(p.preprocess, name)
-        if not 0 < value < 1:
-            raise ConfigError(f"params: preprocess.{name} must be between 0 and 1, not {value}")
-    _validate_gbm(p)
-    if p.evaluate.drift_bins < 2:
-        raise ConfigError("params: evaluate.drift_bins must be at least 2")
-
-
-def _validate_gbm(p: Params) -> None:
-    """The keys of gradient boosting, tuning, importance and the gate's confidence interval."""
+    if p.preprocess.split != "random" and not p.preprocess.split_column:
+        raise ConfigError(
+            f"params: preprocess.split {p.preprocess.split} needs preprocess.split_column "
+            "(the group or time column)"
+        )
+    if p.preprocess.split_column == p.data.target:
+        raise ConfigError("params: preprocess.split_column can't be the target column")
+    for name in ("source", "target", "sep", "metric"):
+        section = p.gate if name == "metric" else p.data
+        if not getattr(section, name):
+            where = "gate" if name == "metric" else "data"
+            raise ConfigError(f"params: {where}.{name} must not be empty")
     for name in p.tune.models:
         if name not in MODELS:
             raise ConfigError(f"params: tune.models: {name!r} is not one of {', '.join(MODELS)}")
-    at_least_one: dict[str, int | None] = {
-        "train.max_iter": p.train.max_iter,
-        "train.n_iter_no_change": p.train.n_iter_no_change,
-        "train.min_samples_leaf": p.train.min_samples_leaf,  # None: chosen from the rows
-        "tune.trials": p.tune.trials,
-        "evaluate.importance_repeats": p.evaluate.importance_repeats,
-        "gate.resamples": p.gate.resamples,
-    }
-    for key, number in at_least_one.items():
-        if number is not None and number < 1:
-            raise ConfigError(f"params: {key} must be at least 1, not {number}")
-    if p.train.max_leaf_nodes < 2:
-        raise ConfigError("params: train.max_leaf_nodes must be at least 2")
-    if not p.train.boosting_learning_rate > 0 or p.train.l2_regularization < 0:
-        raise ConfigError(
-            "params: train.boosting_learning_rate must be positive, train.l2_regularization >= 0"
-        )
-    if p.tune.minutes is not None and not p.tune.minutes > 0:
-        raise ConfigError(f"params: tune.minutes must be positive or null, not {p.tune.minutes}")
-    if not 0 < p.gate.confidence < 1:
-        raise ConfigError(
-            f"params: gate.confidence must be between 0 and 1, not {p.gate.confidence}"
-        )
 
 
 def from_dict(raw: dict[str, Any]) -> Params:
     """Build validated params from a parsed params.yaml mapping."""
-    sections = {f.name: f.type for f in dataclasses.fields(Params)}
+    sections = {f.name: f for f in dataclasses.fields(Params)}
     for key in raw:
         if key not in sections:
             raise ConfigError(f"params: unknown section '{key}' (known: {', '.join(sections)})")
-    params = Params(
-        data=_build(DataParams, "data", raw.get("data")),
-        preprocess=_build(PreprocessParams, "preprocess", raw.get("preprocess")),
-        train=_build(TrainParams, "train", raw.get("train")),
-        evaluate=_build(EvaluateParams, "evaluate", raw.get("evaluate")),
-        gate=_build(GateParams, "gate", raw.get("gate")),
-        tune=_build(TuneParams, "tune", raw.get("tune")),
-    )
+    hints = typing.get_type_hints(Params)
+    built = {name: build(hints[name], name, raw.get(name)) for name in sections}
+    params = Params(**built)
     _validate(params)
     return params
 
@@ -206,6 +168,8 @@ def load(path: Path = paths.PARAMS) -> Params:
         raise ConfigError(f"params: {path} not found") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"params: {path} is not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"params: {path} must hold a mapping of sections")
     return from_dict(raw)

@@ -80,10 +80,16 @@ def bin_index(values: np.ndarray, edges: list[float]) -> np.ndarray:
 
 def category_index(values: pd.Series, categories: list[str]) -> np.ndarray:
     """Index of each value in `categories`; unknown → len(categories) (OTHER); missing → -1."""
+    series = pd.Series(values)
+    missing = series.isna().to_numpy()
+    if not categories:
+        return np.where(missing, -1, 0).astype(int)
+    text = series.astype(str)  # missing values become "nan" here, then -1 below
+    codes = pd.Categorical(text, categories=list(dict.fromkeys(categories))).codes
     lookup = {c: i for i, c in enumerate(categories)}
-    return np.array(
-        [-1 if pd.isna(v) else lookup.get(str(v), len(categories)) for v in values], dtype=int
-    )
+    first = np.array([lookup[c] for c in dict.fromkeys(categories)], dtype=int)
+    index = np.where(codes >= 0, first[np.maximum(codes, 0)], len(categories))
+    return np.where(missing, -1, index).astype(int)
 
 
 def proportions(indices: np.ndarray, n_bins: int) -> list[float]:

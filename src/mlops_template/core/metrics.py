@@ -50,3 +50,23 @@ def regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
         "r2": skm.r2_score(y_true, y_pred),
     }
     return {k: round(float(v), 6) for k, v in scores.items()}
+
+
+BASELINE_PREFIX = "baseline_"
+
+
+def baseline(
+    y_train: np.ndarray, y_test: np.ndarray, classes: np.ndarray, task: str
+) -> dict[str, float]:
+    """The test metrics of the prediction that ignores the features, as `baseline_<metric>`:
+    the training split's majority class with its class shares as probabilities, or its mean."""
+    if task == "classification":
+        shares = np.array([np.mean(y_train == c) for c in classes], dtype=float)
+        majority = classes[int(np.argmax(shares))]
+        pred = np.full_like(y_test, majority)  # y_test's dtype: sklearn is slow on objects
+        proba = np.tile(shares, (len(y_test), 1))
+        scores = classification(y_test, pred, proba, classes)
+    else:
+        mean = float(np.mean(y_train.astype(float)))
+        scores = regression(y_test.astype(float), np.full(len(y_test), mean))
+    return {f"{BASELINE_PREFIX}{k}": v for k, v in scores.items()}

@@ -14,7 +14,6 @@ TRAIN = PROCESSED / "train.parquet"
 VAL = PROCESSED / "val.parquet"
 TEST = PROCESSED / "test.parquet"
 SCHEMA = PROCESSED / "schema.json"
-PREPROCESSOR = PROCESSED / "preprocessor.skops"
 MODEL_DIR = Path("model")
 MODEL = MODEL_DIR / "model.skops"
 MODEL_CARD = MODEL_DIR / "model_card.json"
@@ -35,7 +34,7 @@ INPUTS: dict[str, tuple[Path, ...]] = {
 }
 OUTPUTS: dict[str, tuple[Path, ...]] = {
     "load": (RAW,),
-    "preprocess": (TRAIN, VAL, TEST, SCHEMA, PREPROCESSOR),
+    "preprocess": (TRAIN, VAL, TEST, SCHEMA),
     "train": (MODEL, TRAIN_INFO, DVCLIVE_DIR),
     "evaluate": (MODEL_CARD, PLOTS, METRICS, IMPORTANCE, PER_CLASS, PREDICTIONS),
 }

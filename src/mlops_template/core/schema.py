@@ -68,11 +68,12 @@ def _kind(column: pd.Series) -> Kind:
     return "categorical"
 
 
-def infer(frame: pd.DataFrame) -> list[Feature]:
-    """Infer one Feature per column of `frame` (features only, no label)."""
+def infer(frame: pd.DataFrame, rows: np.ndarray | None = None) -> list[Feature]:
+    """Infer one Feature per column of `frame` (features only, no label), from the rows at
+    positions `rows` if given (one column copied at a time, not the frame)."""
     features = []
     for name in frame.columns:
-        column = frame[name]
+        column = frame[name] if rows is None else frame[name].iloc[rows]
         kind = _kind(column)
         present = column.dropna()
         categories: tuple[str, ...] = ()
@@ -113,7 +114,7 @@ def coerce(frame: pd.DataFrame, features: list[Feature]) -> pd.DataFrame:
                 out[feature.name] = pd.to_numeric(column, errors="raise").astype("float64")
             except (ValueError, TypeError) as exc:
                 raise StageError(f"column '{feature.name}': expected numbers ({exc})") from exc
-    return pd.DataFrame(out, index=frame.index)
+    return pd.DataFrame(out, index=frame.index, copy=False)  # no copy of the number columns
 
 
 def to_json(features: list[Feature]) -> list[dict[str, Any]]:

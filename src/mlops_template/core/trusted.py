@@ -35,12 +35,13 @@ TYPES: frozenset[str] = frozenset(
         "numpy.int64",
         "numpy.ndarray",
         "numpy.random.mtrand.RandomState",
-        # the pipeline and its preprocessing (stages/preprocess.py, stages/train.py)
+        # the pipeline and its preprocessing (stages/features.py, fitted in stages/train.py)
         "sklearn.pipeline.Pipeline",
         "sklearn.compose._column_transformer.ColumnTransformer",
         "sklearn.impute._base.SimpleImputer",
         "sklearn.preprocessing._data.StandardScaler",
         "sklearn.preprocessing._encoders.OneHotEncoder",
+        "mlops_template.core.transformers.Clip",  # preprocess.clip (not null)
         # train.model: linear
         "sklearn.linear_model._stochastic_gradient.SGDClassifier",
         "sklearn.linear_model._stochastic_gradient.SGDRegressor",

@@ -22,6 +22,7 @@ from typing import Any
 from mlops_template.core import config, io, markdown, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
+from mlops_template.core.metrics import BASELINE_PREFIX
 from mlops_template.review import epochs, gate, why
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,20 @@ def gate_section(ref: str | None) -> str:
     ci = gate.interval_from_ref(ref, params) if ref is not None and params.use_ci else None
     verdict = gate.check(metrics, params, baseline, ci)
     icon = "✅" if verdict.passed else "❌"
-    return f"## Quality gate\n\n{icon} {markdown.escape(verdict.message, 500)}"
+    message = markdown.escape(verdict.message, 500)
+    return f"## Quality gate\n\n{icon} {message}" + guess_line(metrics, params.metric)
+
+
+def guess_line(metrics: dict[str, float], name: str) -> str:
+    """The headline metric of the prediction that ignores the features, next to the model's."""
+    guess = metrics.get(f"{BASELINE_PREFIX}{name}")
+    if guess is None or name not in metrics:
+        return ""
+    shown = markdown.escape(name, 100)
+    return (
+        f"\n\nWithout the features (majority class / training mean): {shown} = {guess:.4f}; "
+        f"this model {metrics[name]:.4f} ({metrics[name] - guess:+.4f})."
+    )
 
 
 def slug(title: str) -> str:

@@ -6,10 +6,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-from sklearn import datasets as skdatasets
-from sklearn.utils import Bunch
+from typing import Any
 
+import pandas as pd
+
+from mlops_template.core import io as fileio
 from mlops_template.core.errors import StageError
 
 
@@ -17,8 +18,10 @@ def _snake(name: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
 
 
-def _bundled(loader: Callable[..., Bunch], target: str, label_names: bool) -> pd.DataFrame:
-    bunch = loader(as_frame=True)
+def _bundled(loader: str, target: str, label_names: bool) -> pd.DataFrame:
+    from sklearn import datasets as skdatasets  # only for the bundled sets: a slow import
+
+    bunch: Any = getattr(skdatasets, loader)(as_frame=True)
     frame: pd.DataFrame = bunch.frame.copy()
     frame.columns = [_snake(str(c)) for c in frame.columns]
     labels = frame.pop("target")
@@ -31,9 +34,9 @@ def _bundled(loader: Callable[..., Bunch], target: str, label_names: bool) -> pd
 
 # Bundled data sets ship inside scikit-learn: no download, so the demo works offline.
 BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
-    "breast_cancer": lambda: _bundled(skdatasets.load_breast_cancer, "diagnosis", True),
-    "wine": lambda: _bundled(skdatasets.load_wine, "cultivar", True),
-    "diabetes": lambda: _bundled(skdatasets.load_diabetes, "progression", False),
+    "breast_cancer": lambda: _bundled("load_breast_cancer", "diagnosis", True),
+    "wine": lambda: _bundled("load_wine", "cultivar", True),
+    "diabetes": lambda: _bundled("load_diabetes", "progression", False),
 }
 
 
@@ -50,7 +53,7 @@ def read(source: str, sep: str = ",") -> pd.DataFrame:
         if suffix == ".csv":
             return pd.read_csv(path, sep=sep)
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            return fileio.read_parquet(path)
     except pd.errors.EmptyDataError as exc:
         raise StageError(f"{source}: file is empty") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:

@@ -7,10 +7,11 @@ naming the file, the column and the reason, and the previous output stays as it 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 
-from mlops_template.stages import datasets
+from mlops_template.stages import columns, datasets
 from mlops_template.core import config, io, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
@@ -61,8 +62,25 @@ def main() -> None:
     params = config.load().data
     frame = validate(datasets.read(params.source, params.sep), params)
     frame.columns = [str(c) for c in frame.columns]
-    io.write_parquet(paths.RAW, frame)
-    log.info("load: %d rows x %d columns from %s -> %s", *frame.shape, params.source, paths.RAW)
+    ids = columns.id_like(frame, exclude=(params.target,))
+    dates = columns.date_columns(frame, exclude=(params.target,))
+    source = Path(params.source)
+    if source.suffix.lower() in (".parquet", ".pq") and source.is_file():
+        io.copy_file(source, paths.RAW)  # the same table: no second encoding of it
+    else:
+        io.write_parquet(paths.RAW, frame)
+    unlabelled = int(frame[params.target].isna().sum())
+    log.info(
+        f"load: {len(frame):,} rows ({unlabelled:,} without a label) x {frame.shape[1]} columns "
+        f"from {params.source} -> {paths.RAW}"
+    )
+    if ids:
+        log.info(
+            f"load: ID-like column(s) {', '.join(ids)} (text or integers, a distinct value in "
+            "≥ 99 % of the rows): left out of the features unless preprocess.keep_ids is true"
+        )
+    if dates:
+        log.info(f"load: date/time column(s) {', '.join(dates)}: used as numeric parts")
 
 
 if __name__ == "__main__":

@@ -51,9 +51,9 @@ class Data:
         self.fingerprint = digest.hexdigest()  # the validation rows: pairs the bootstrap
 
     @classmethod
-    def load(cls) -> Data:
+    def load(cls, params: Params) -> Data:
         try:
-            doc, _, train, val = training.load_splits()
+            doc, _, train, val = training.load_splits(params)
         except FileNotFoundError as exc:
             raise StageError(
                 f"tune: {exc.filename} not found; run `dvc repro preprocess`"
@@ -191,7 +191,7 @@ def search(
     params: Params, trials: int, minutes: float | None, seed: int, shard: int = 1, shards: int = 1
 ) -> Record:
     """Score params.yaml's values (first shard only), run the study, return the leaderboard."""
-    data = Data.load()
+    data = Data.load(params)
     metric = params.gate.metric
     for quiet in (training.log, models.log):  # one line per trial, not per epoch
         quiet.setLevel(logging.WARNING)
