@@ -13,6 +13,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from api.feedback.ledger import Ledger
 from api.telemetry.recorder import Telemetry
 from api.records import Parser
 from api.routes.predict import handle_many
@@ -20,8 +21,8 @@ from api.state import Loaded
 
 
 class Batcher:
-    def __init__(self, parser: Parser, model: Loaded, telemetry: Telemetry) -> None:
-        self.parser, self.model, self.telemetry = parser, model, telemetry
+    def __init__(self, parser: Parser, model: Loaded, telemetry: Telemetry, ledger: Ledger) -> None:
+        self.parser, self.model, self.telemetry, self.ledger = parser, model, telemetry, ledger
         # One thread: the work holds the GIL, so more threads only add contention.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="predict")
         self.pending: list[tuple[bytes, asyncio.Future[bytes]]] = []
@@ -50,6 +51,7 @@ class Batcher:
                         self.parser,
                         self.model,
                         self.telemetry,
+                        self.ledger,
                     )
                 except Exception as exc:  # a bug in the batch run: every caller gets it
                     results = [exc] * len(batch)

@@ -20,10 +20,13 @@ from mlops_template.core.errors import CardError
 
 from api import errors, schemas
 from api.batcher import Batcher
+from api.feedback import keys as feedback_keys
+from api.feedback.ids import Signer
+from api.feedback.ledger import Ledger
 from api.telemetry.recorder import Telemetry
 from api.records import Parser
 from api.middleware import LimitBody, Observe
-from api.routes import health, model, predict, scrape
+from api.routes import feedback, health, model, predict, scrape
 from api.settings import Settings
 from api.state import State, load, read_card
 
@@ -40,6 +43,11 @@ def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(body.pop("$defs", {}))
         components[predict.REQUEST_SCHEMA] = body
+        feedback_body = schemas.FeedbackRequest.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components.update(feedback_body.pop("$defs", {}))
+        components["FeedbackRequest"] = feedback_body
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -63,12 +71,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state = State(card=None, error=card_error)
         else:
             state = load(settings.model_dir, card, settings.use_onnx)
+        try:
+            keys = feedback_keys.load(settings.feedback)
+        except feedback_keys.FeedbackKeyError as exc:
+            log.error("not ready: %s", exc)
+            state = State(card=card, error=f"prediction ids can't be signed: {exc}")
         app.state.model = state
         if state.model is not None:
             loaded = state.model
+            feedback_keys.warn_if_generated(keys)
             telemetry.bind(loaded.card, loaded.load_seconds, loaded.loaded_at)
             parser = Parser(request_model, loaded.card.features, settings.max_batch)
-            app.state.batcher = Batcher(parser, loaded, telemetry)
+            signer = Signer(keys.keys, loaded.card.version, loaded.card.classes)
+            ledger = Ledger(signer, loaded.card, settings.feedback, telemetry.quality)
+            app.state.ledger = ledger
+            app.state.batcher = Batcher(parser, loaded, telemetry, ledger)
         telemetry.start()
         # Everything loaded so far (sklearn, pandas, the model) lives as long as the process:
         # keep it out of the cyclic GC, whose full passes over it were the p99 latency.
@@ -98,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     request_model = schemas.request_model(card, settings.max_batch)
     protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
     routers = [predict.build(protected)]
+    routers += [feedback.build(protected)]
     routers += [health.router, model.build(protected), scrape.router]
     for router in routers:
         app.include_router(router)

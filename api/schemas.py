@@ -85,6 +85,7 @@ def request_model(card: ModelCard | None, max_batch: int) -> type[BaseModel]:
 
 
 class Prediction(BaseModel):
+    id: str = Field(description="Signed prediction id: send it back with the label to /feedback")
     prediction: str | float = Field(description="Predicted class label, or value (regression)")
     probabilities: dict[str, float] | None = Field(
         None, description="Probability of each class (classification only)"
@@ -96,6 +97,29 @@ class PredictResponse(BaseModel):
 
     model_version: str
     predictions: list[Prediction]
+
+
+class FeedbackItem(BaseModel):
+    id: str = Field(description="The id /predict gave the prediction")
+    label: str | float = Field(description="The true class (classification) or value")
+
+
+class FeedbackRequest(BaseModel):
+    feedback: list[FeedbackItem] = Field(min_length=1, description="One to MAX_BATCH labels")
+
+
+class Refused(BaseModel):
+    index: int = Field(description="Position of the item in the request")
+    reason: str = Field(
+        description="malformed_item, malformed_id, bad_signature, expired_id, duplicate, "
+        "wrong_label_type or unknown_class"
+    )
+    detail: str
+
+
+class FeedbackResponse(BaseModel):
+    accepted: int = Field(description="Labels accepted (scored and, with capture on, stored)")
+    refused: list[Refused]
 
 
 class Error(BaseModel):

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.feedback.settings import CaptureSettings, FeedbackSettings
+
 
 class Settings(BaseSettings):
     """Every knob of the server; each field is read from the upper-case environment variable."""
@@ -28,3 +30,5 @@ class Settings(BaseSettings):
     otel: bool = Field(
         False, description="FastAPI's OpenTelemetry tracing/metrics/logs (needs an OTel provider)"
     )
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)  # FEEDBACK_*
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)  # CAPTURE_*

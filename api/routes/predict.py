@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from api import deps
 from api.deps import ApiKey
 from api.errors import OutputNotFinite
+from api.feedback.ledger import Ledger
 from api.telemetry.recorder import Telemetry
 from api.records import Parser, Records
 from api.routes import PREDICT_PATH
@@ -30,7 +31,7 @@ REQUEST_SCHEMA = "PredictRequest"
 
 
 def handle_many(
-    bodies: list[bytes], parser: Parser, model: Loaded, telemetry: Telemetry
+    bodies: list[bytes], parser: Parser, model: Loaded, telemetry: Telemetry, ledger: Ledger
 ) -> list[bytes | Exception]:
     """Answer several requests with one model run (runs in the model thread)."""
     results: list[bytes | Exception] = []
@@ -59,11 +60,20 @@ def handle_many(
             results[index] = OutputNotFinite([int(i) for i in np.flatnonzero(~finite[span])])
             continue
         good.append(np.arange(span.start, span.stop))
-        results[index] = orjson.dumps(shape(model, result[span], out.proba is not None))
     if good:
         take = np.concatenate(good)
         if len(take) < len(records):
             records = Records([records.rows[i] for i in take.tolist()])
+        classification = out.proba is not None
+        best = result[take].argmax(axis=1) if classification else None
+        ids = ledger.served(records, best, None if classification else result[take])
+        at = 0
+        for index, part in parts:
+            if results[index] == b"":
+                n = len(part)
+                mine = result[take[at : at + n]]
+                results[index] = orjson.dumps(shape(model, mine, classification, ids[at : at + n]))
+                at += n
         telemetry.received(records)
         calls = len(good)
         if out.proba is not None:
@@ -76,18 +86,20 @@ def handle_many(
     return results
 
 
-def shape(model: Loaded, result: np.ndarray, classification: bool) -> dict[str, Any]:
-    """The answer of one request: its rows of probabilities (or values)."""
+def shape(
+    model: Loaded, result: np.ndarray, classification: bool, ids: list[str]
+) -> dict[str, Any]:
+    """The answer of one request: its rows of ids and probabilities (or values)."""
     card = model.card
     predictions: list[dict[str, Any]]
     if classification:
         classes = card.classes
         predictions = [
-            {"prediction": classes[b], "probabilities": dict(zip(classes, p))}
-            for b, p in zip(result.argmax(axis=1).tolist(), result.tolist())
+            {"id": i, "prediction": classes[b], "probabilities": dict(zip(classes, p))}
+            for i, b, p in zip(ids, result.argmax(axis=1).tolist(), result.tolist())
         ]
     else:
-        predictions = [{"prediction": v} for v in result.tolist()]
+        predictions = [{"id": i, "prediction": v} for i, v in zip(ids, result.tolist())]
     return {"model_version": card.version, "predictions": predictions}
 
 

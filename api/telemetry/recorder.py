@@ -21,6 +21,7 @@ from api.records import Records
 from api.telemetry import names
 from api.telemetry import promclient as prom
 from api.telemetry.inputs import InputCounter, InputMetrics
+from api.telemetry.quality import Quality
 from api.telemetry.tally import FLUSH_SECONDS, Tally
 
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -56,6 +57,7 @@ class Telemetry:
         self.prediction_reference = prom.gauge(names.PREDICTION_REFERENCE, r, "mostrecent")
         self.active = 0  # requests in flight in this process (changed on the event loop only)
         self.tally = Tally(before_flush=lambda: self.in_flight.set(self.active))
+        self.quality = Quality(r, self.tally, card)  # labels from /feedback, capture
         self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._counter: InputCounter | None = None
         self._classes: list[Any] = []

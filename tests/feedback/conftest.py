@@ -1,0 +1,7 @@
+"""Fixtures of the feedback tests: the api tests' apps and bundles, and a shared key."""
+
+from __future__ import annotations
+
+from tests.api.conftest import client, client_for, regression_dir  # noqa: F401
+
+KEY = "feedback-key-for-tests-0123456789abcdef"  # pragma: allowlist secret
