@@ -120,7 +120,10 @@ K8S_TOOLS ?= build/tools/checkov
 K8S_TOOLS_STAMP := $(K8S_TOOLS)/.installed
 OVERLAYS := $(wildcard deploy/kubernetes/overlays/*)
 
-k8s-manifests: install ## Regenerate deploy/kubernetes/monitoring/generated/ (PrometheusRule, dashboards) from monitoring/
+monitor-rules: install ## Write monitoring/prometheus/rules/quality.yml (live quality, ModelQualityDrop) from params.yaml's monitor section
+	python -m mlops_template.ct.quality_rules
+
+k8s-manifests: install monitor-rules ## Regenerate deploy/kubernetes/monitoring/generated/ (PrometheusRule, dashboards) from monitoring/
 	python deploy/kubernetes/generate.py
 
 $(K8S_TOOLS_STAMP): requirements/checkov.txt
@@ -137,4 +140,4 @@ k8s-check: install k8s-tools ## Offline checks of deploy/: generated files fresh
 		echo "kubectl kustomize $$dir"; kubectl kustomize $$dir > /dev/null || exit 1; done
 	pytest -q tests/deploy -m "not slow"
 
-.PHONY: k8s-manifests k8s-tools k8s-check
+.PHONY: monitor-rules k8s-manifests k8s-tools k8s-check

@@ -7,6 +7,7 @@ fall back to a default.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -76,6 +77,30 @@ class GateParams:
 
 
 @dataclass(frozen=True)
+class MonitorParams:
+    """`monitor`: live quality from the labels sent to /feedback, and when it alerts.
+
+    `make monitor-rules` writes monitoring/prometheus/rules/quality.yml from this section (the
+    recording rules over `window` and the ModelQualityDrop alert); no stage reads it.
+    """
+
+    metric: str = "accuracy"  # accuracy (classification) | mae (regression)
+    floor: float = 0.85  # alert when accuracy falls below (mae: rises above) this
+    min_labels: int = 100  # ...with at least this many labels in the window
+    window: str = "1h"  # rolling window (a Prometheus duration)
+    alert_after: str = "10m"  # how long it must stay so before the alert fires
+
+
+@dataclass(frozen=True)
+class FeedbackParams:
+    """`feedback`: labelled production rows (`make feedback-data`) in the training data
+    (stage load reads `mode`; the join command reads `window_days`)."""
+
+    mode: str = "append"  # append (to data.source) | replace (production rows only)
+    window_days: float = 30.0  # rows served in the last N days (0 = everything captured)
+
+
+@dataclass(frozen=True)
 class Params:
     """All of params.yaml; each stage reads its own section."""
 
@@ -84,6 +109,8 @@ class Params:
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     gate: GateParams = field(default_factory=GateParams)
+    monitor: MonitorParams = field(default_factory=MonitorParams)
+    feedback: FeedbackParams = field(default_factory=FeedbackParams)
 
 
 T = TypeVar("T")
@@ -123,6 +150,39 @@ def _validate(p: Params) -> None:
         raise ConfigError("params: evaluate.drift_bins must be at least 2")
 
 
+DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")  # a Prometheus duration
+
+
+def _validate_feedback(p: Params) -> None:
+    m = p.monitor
+    if m.metric not in ("accuracy", "mae"):
+        raise ConfigError(f"params: monitor.metric must be accuracy or mae, not {m.metric!r}")
+    task = {"accuracy": "classification", "mae": "regression"}[m.metric]
+    if p.data.task not in (None, task):
+        raise ConfigError(f"params: monitor.metric {m.metric} needs data.task {task}")
+    if not isinstance(m.floor, (int, float)) or isinstance(m.floor, bool):
+        raise ConfigError(f"params: monitor.floor must be a number, not {m.floor!r}")
+    if m.metric == "accuracy" and not 0 < m.floor <= 1:
+        raise ConfigError(f"params: monitor.floor (accuracy) must be in (0, 1], not {m.floor}")
+    if m.metric == "mae" and not m.floor > 0:
+        raise ConfigError(f"params: monitor.floor (mae) must be above 0, not {m.floor}")
+    if not isinstance(m.min_labels, int) or isinstance(m.min_labels, bool) or m.min_labels < 1:
+        raise ConfigError(
+            f"params: monitor.min_labels must be an integer >= 1, not {m.min_labels!r}"
+        )
+    for key in ("window", "alert_after"):
+        value = getattr(m, key)
+        if not isinstance(value, str) or not DURATION.match(value):
+            raise ConfigError(
+                f"params: monitor.{key} must be a Prometheus duration like 1h or 15m, not {value!r}"
+            )
+    f = p.feedback
+    if f.mode not in ("append", "replace"):
+        raise ConfigError(f"params: feedback.mode must be append or replace, not {f.mode!r}")
+    if not isinstance(f.window_days, (int, float)) or f.window_days < 0:
+        raise ConfigError(f"params: feedback.window_days must be >= 0, not {f.window_days!r}")
+
+
 def from_dict(raw: dict[str, Any]) -> Params:
     """Build validated params from a parsed params.yaml mapping."""
     sections = {f.name: f.type for f in dataclasses.fields(Params)}
@@ -135,8 +195,11 @@ def from_dict(raw: dict[str, Any]) -> Params:
         train=_build(TrainParams, "train", raw.get("train")),
         evaluate=_build(EvaluateParams, "evaluate", raw.get("evaluate")),
         gate=_build(GateParams, "gate", raw.get("gate")),
+        monitor=_build(MonitorParams, "monitor", raw.get("monitor")),
+        feedback=_build(FeedbackParams, "feedback", raw.get("feedback")),
     )
     _validate(params)
+    _validate_feedback(params)
     return params
 
 

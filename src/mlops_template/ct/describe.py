@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mlops_template.core.card import MODEL_NAME
 from mlops_template.core.config import LOWER_IS_BETTER
+from mlops_template.core.markdown import escape
 from mlops_template.ct.compare import Comparison
 from mlops_template.ct.payload import Reason
 
@@ -12,10 +13,18 @@ MAX_CHARS = 900_000  # GitLab caps descriptions at 1,048,576 characters
 
 def title(reason: Reason, version: str) -> str:
     drifted = ", ".join(sorted(reason.drifted))
+    quality = "; ".join(
+        f"quality: {a.metric} {a.value:.3f}" if a.value is not None else f"quality: {a.metric}"
+        for a in reason.quality[:1]
+    )
     if reason.source == "schedule":
         why = "scheduled"
+    elif drifted and quality:
+        why = f"{quality}; drift in {drifted}"
     elif drifted:
         why = f"drift in {drifted}"
+    elif quality:
+        why = quality
     else:
         why = reason.headline()
     return f"Retrain model ({why}): {version}"[:255]
@@ -25,13 +34,29 @@ def why(reason: Reason, pipeline_url: str) -> list[str]:
     lines = ["## Why this retraining ran", ""]
     started = f"Started by **{reason.headline()}**"
     lines.append(f"{started} in pipeline {pipeline_url}." if pipeline_url else f"{started}.")
-    if reason.alerts:
+    quality = [a for a in reason.alerts if a.quality]
+    if quality:
+        lines += [
+            "",
+            "Reason: **quality** — the live quality from the labels sent to `/feedback` "
+            "fell past its floor (`monitor` in params.yaml).",
+            "",
+            "| alert | status | model version | metric | live | floor | since |",
+            "|---|---|---|---|---:|---:|---|",
+        ]
+        for a in quality:
+            live = f"{a.value:.4f}" if a.value is not None else "—"
+            floor = f"{a.floor:g}" if a.floor is not None else "—"
+            cells = [a.name, a.status, a.version or "—", a.metric, live, floor, a.starts_at]
+            lines.append("| " + " | ".join(escape(c) for c in cells) + " |")
+    drift = [a for a in reason.alerts if not a.quality]
+    if drift:
         lines += [
             "",
             "| alert | status | feature | PSI (live) | since | summary |",
             "|---|---|---|---:|---|---|",
         ]
-        for a in reason.alerts:
+        for a in drift:
             psi = f"{a.psi:.4f}" if a.psi is not None else "—"
             cells = [a.name, a.status, a.feature or "—", psi, a.starts_at, a.summary]
             lines.append("| " + " | ".join(cells) + " |")

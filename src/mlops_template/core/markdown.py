@@ -1,0 +1,25 @@
+"""Text from outside (alert payloads, column names, label values) made safe for GitLab Markdown.
+
+A MINIMAL stand-in written on the `feed` branch: the hardening branch (issue 12) owns this
+module and its full rules; the lead keeps that version when merging. Same name and call:
+`escape(text)`.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_CHARS = 200
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~@$])")
+
+
+def escape(text: object) -> str:
+    """`text` on one line, Markdown and HTML characters backslash-escaped, mentions and quick
+    actions defused, at most MAX_CHARS characters."""
+    flat = " ".join(str(text).split())
+    if len(flat) > MAX_CHARS:
+        flat = flat[: MAX_CHARS - 1] + "…"
+    flat = _SPECIAL.sub(r"\\\1", flat)
+    if flat.startswith("/"):
+        flat = "\\" + flat  # a line starting with / is a GitLab quick action
+    return flat
