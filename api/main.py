@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import gc
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from mlops_template.core.errors import CardError
 from api import errors, schemas
 from api.batcher import Batcher
 from api.feedback import keys as feedback_keys
+from api.feedback.capture import Capture
 from api.feedback.ids import Signer
 from api.feedback.ledger import Ledger
 from api.telemetry.recorder import Telemetry
@@ -83,7 +85,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             telemetry.bind(loaded.card, loaded.load_seconds, loaded.loaded_at)
             parser = Parser(request_model, loaded.card.features, settings.max_batch)
             signer = Signer(keys.keys, loaded.card.version, loaded.card.classes)
-            ledger = Ledger(signer, loaded.card, settings.feedback, telemetry.quality)
+            capture = None
+            if settings.capture.enabled:
+                hash_key = hmac.digest(keys.keys[0], b"capture-column-hash", "sha256")
+                capture = Capture(settings.capture, loaded.card, telemetry.quality, hash_key)
+                capture.start()
+                log.info(
+                    "capturing %g of predicted rows to %s",
+                    settings.capture.sample,
+                    settings.capture.url,
+                )
+            app.state.capture = capture
+            ledger = Ledger(signer, loaded.card, settings.feedback, telemetry.quality, capture)
             app.state.ledger = ledger
             app.state.batcher = Batcher(parser, loaded, telemetry, ledger)
         telemetry.start()
@@ -96,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if state.model is not None:
                 app.state.batcher.close()
+                if app.state.capture is not None:  # after the model thread: nothing more comes
+                    app.state.capture.close()
             telemetry.stop()
 
     title = f"{card.name} {card.version} ({card.task})" if card else "model server (no model)"

@@ -48,6 +48,19 @@ class Quality:
         self.capture_errors = prom.counter(names.CAPTURE_ERRORS, r)
         self._children: dict[tuple[str, ...], Any] = {}
 
+    def bind(self, card: ModelCard) -> None:
+        """Series of the served version at 0 from the start: Prometheus' increase() can't
+        count the first value of a series that appears mid-window."""
+        outcomes = ("correct", "wrong") if card.task == "classification" else ("scored",)
+        for outcome in outcomes:
+            self._child(self.labels, card.version, outcome)
+        self._child(self.delay, card.version)
+        if card.task == "regression":
+            self._child(self.error, card.version)
+        for stream in ("predictions", "labels"):
+            for outcome in ("written", "dropped"):
+                self._child(self.capture_rows, stream, outcome)
+
     def _child(self, metric: Any, *values: str) -> Any:
         key = (metric._name, *values)
         child = self._children.get(key)

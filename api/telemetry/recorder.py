@@ -68,6 +68,7 @@ class Telemetry:
     def bind(self, card: ModelCard, load_seconds: float, loaded_at: float) -> None:
         """Model info, reference proportions and the label children of the loaded model."""
         self.info.labels(card.name, card.version, card.task).set(1)
+        self.quality.bind(card)
         self.load_seconds.set(load_seconds)
         self.loaded_at.set(loaded_at)
         reference = card.drift_reference

@@ -1,0 +1,206 @@
+"""Opt-in capture: served rows, predictions and labels to Parquet, off the request path.
+
+`predictions()` and `labels()` are called from the model thread and the event loop; they only
+sample and append a reference to a bounded in-memory buffer (no copy, no I/O, no waiting).
+A background thread turns the buffer into Arrow tables and writes files rolled by size
+(CAPTURE_FILE_ROWS) and time (CAPTURE_FILE_SECONDS) through `api.feedback.sink.Sink`.
+
+When the sink is slow or down, the thread keeps the rows it could not write and retries with
+backoff; new rows that don't fit in CAPTURE_BUFFER_ROWS are dropped and counted
+(`model_capture_rows_total{outcome="dropped"}`): capture never blocks or fails a prediction.
+`close()` (the app's shutdown, after the model thread finished) writes everything buffered;
+a sink that stays down for CAPTURE_FLUSH_SECONDS loses what is left, counted as dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlops_template.core import capture as layout
+from mlops_template.core.card import ModelCard
+
+from api.feedback.settings import CaptureSettings
+from api.feedback.sink import Columns, Sink
+from api.telemetry.quality import Quality
+
+log = logging.getLogger(__name__)
+RETENTION_CHECK_SECONDS = 3600.0
+MAX_BACKOFF = 30.0
+
+
+@dataclass
+class Stream:
+    name: str
+    chunks: list[Any] = field(default_factory=list)
+    rows: int = 0
+    since: float = 0.0  # monotonic time of the oldest buffered row
+
+
+class Capture:
+    def __init__(
+        self, settings: CaptureSettings, card: ModelCard, quality: Quality, hash_key: bytes
+    ) -> None:
+        self.settings, self.quality = settings, quality
+        self.columns = Columns(card, settings.dropped, settings.hashed, hash_key)
+        self.sink = Sink(settings.url)
+        self.streams = {name: Stream(name) for name in layout.STREAMS}
+        self.lock = threading.Condition()
+        self.closing = False
+        self.rng = np.random.default_rng()
+        self._thread: threading.Thread | None = None
+
+    # -- request side (never blocks on I/O) ----------------------------------------------
+
+    def predictions(
+        self, rows: Sequence[Sequence[Any]], ids: Sequence[str], predicted: Sequence[Any], ms: int
+    ) -> None:
+        rate = self.settings.sample
+        if rate < 1.0:
+            keep = np.flatnonzero(self.rng.random(len(ids)) < rate).tolist()
+            if not keep:
+                return
+            rows = [rows[i] for i in keep]
+            ids = [ids[i] for i in keep]
+            predicted = [predicted[i] for i in keep]
+        self._offer(layout.PREDICTIONS, (rows, ids, predicted, ms), len(ids))
+
+    def labels(self, rows: list[dict[str, Any]]) -> None:
+        self._offer(layout.LABELS, rows, len(rows))
+
+    def _offer(self, name: str, chunk: Any, n: int) -> None:
+        with self.lock:
+            total = sum(s.rows for s in self.streams.values())
+            if self.closing or total + n > self.settings.buffer_rows:
+                dropped = True
+            else:
+                dropped = False
+                stream = self.streams[name]
+                if not stream.rows:
+                    stream.since = time.monotonic()
+                stream.chunks.append(chunk)
+                stream.rows += n
+                if stream.rows >= self.settings.file_rows:
+                    self.lock.notify()
+        if dropped:
+            self.quality.captured(name, "dropped", n)
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Write everything buffered, then stop (waits at most CAPTURE_FLUSH_SECONDS + 10 s)."""
+        with self.lock:
+            self.closing = True
+            self.lock.notify()
+        if self._thread is not None:
+            self._thread.join(self.settings.flush_seconds + 10)
+
+    def _due(self, now: float) -> Stream | None:
+        for stream in self.streams.values():
+            if stream.rows and (
+                self.closing
+                or stream.rows >= self.settings.file_rows
+                or now - stream.since >= self.settings.file_seconds
+            ):
+                return stream
+        return None
+
+    def _take(self, stream: Stream) -> list[Any]:
+        """Up to file_rows rows' worth of whole chunks from the stream (under the lock)."""
+        taken: list[Any] = []
+        rows = 0
+        while stream.chunks and (not taken or rows < self.settings.file_rows):
+            chunk = stream.chunks.pop(0)
+            taken.append(chunk)
+            rows += len(chunk[1]) if stream.name == layout.PREDICTIONS else len(chunk)
+        stream.rows -= rows
+        stream.since = time.monotonic() if stream.rows else 0.0
+        return taken
+
+    def _run(self) -> None:
+        backoff, deadline = 0.0, float("inf")
+        next_expiry = time.monotonic()
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                stream = None if backoff else self._due(now)
+                if stream is None:
+                    if self.closing and not any(s.rows for s in self.streams.values()):
+                        return
+                    self.quality.buffered(sum(s.rows for s in self.streams.values()))
+                    self.lock.wait(timeout=backoff or 0.5)
+                    backoff = 0.0
+                    continue
+                chunks = self._take(stream)
+                if self.closing and deadline == float("inf"):
+                    deadline = now + self.settings.flush_seconds
+            if not self._write(stream.name, chunks):
+                with self.lock:  # put them back in front and try again later
+                    stream.chunks[:0] = chunks
+                    stream.rows += self._count(stream.name, chunks)
+                    stream.since = stream.since or time.monotonic()
+                if time.monotonic() > deadline:
+                    self._give_up()
+                    return
+                backoff = min(max(2 * backoff, 0.5), MAX_BACKOFF if not self.closing else 1.0)
+                continue
+            if time.monotonic() >= next_expiry:
+                next_expiry = time.monotonic() + RETENTION_CHECK_SECONDS
+                self._expire()
+
+    def _count(self, name: str, chunks: list[Any]) -> int:
+        return sum(len(c[1]) if name == layout.PREDICTIONS else len(c) for c in chunks)
+
+    def _write(self, name: str, chunks: list[Any]) -> bool:
+        try:
+            if name == layout.PREDICTIONS:
+                table = self.columns.predictions(chunks)
+                first = min(c[3] for c in chunks)
+            else:
+                rows = [r for c in chunks for r in c]
+                table = self.columns.labels(rows)
+                first = min(r["labelled_ms"] for r in rows)
+            path = self.sink.write(name, table, first)
+        except Exception as exc:  # any sink error: keep the rows, count, retry
+            self.quality.write_failed()
+            log.warning("capture: writing %s to %s failed: %s", name, self.settings.url, exc)
+            return False
+        self.quality.file_written(name)
+        self.quality.captured(name, "written", table.num_rows)
+        log.debug("capture: %d rows -> %s", table.num_rows, path)
+        return True
+
+    def _give_up(self) -> None:
+        with self.lock:
+            for stream in self.streams.values():
+                if stream.rows:
+                    log.error(
+                        "capture: the sink stayed down for CAPTURE_FLUSH_SECONDS; %d %s rows lost",
+                        stream.rows,
+                        stream.name,
+                    )
+                    self.quality.captured(stream.name, "dropped", stream.rows)
+                stream.chunks, stream.rows = [], 0
+
+    def _expire(self) -> None:
+        try:
+            removed = self.sink.expire(self.settings.retention_days)
+        except Exception as exc:  # retention is housekeeping: never stop capturing for it
+            log.warning("capture: deleting old files failed: %s", exc)
+            return
+        if removed:
+            log.info(
+                "capture: deleted %d day folders older than %g days",
+                removed,
+                self.settings.retention_days,
+            )

@@ -1,0 +1,132 @@
+"""Where captured rows go: Arrow tables written as Parquet files to a folder or an fsspec URL,
+and old files deleted after the retention period. Runs on the capture thread only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import io
+import logging
+import os
+import re
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mlops_template.core import capture as layout
+from mlops_template.core.card import ModelCard
+
+log = logging.getLogger(__name__)
+ARROW = {"numeric": pa.float64(), "categorical": pa.string(), "boolean": pa.bool_()}
+UTC_MS = pa.timestamp("ms", tz="UTC")
+
+
+class Columns:
+    """How served rows (tuples in card feature order) become Arrow columns: dropped features
+    are left out, hashed ones become a keyed hash (HMAC-SHA256, hex) of their text."""
+
+    def __init__(self, card: ModelCard, drop: Sequence[str], hashed: Sequence[str], key: bytes):
+        names = [f.name for f in card.features]
+        unknown = sorted((set(drop) | set(hashed)) - set(names))
+        if unknown:
+            log.warning("CAPTURE_DROP/HASH_COLUMNS name no feature of the model: %s", unknown)
+        self.key = key
+        self.regression = card.task == "regression"
+        self.version = card.version
+        self.kept = [
+            (i, f.name, f.name in hashed, pa.string() if f.name in hashed else ARROW[f.kind])
+            for i, f in enumerate(card.features)
+            if f.name not in drop
+        ]
+
+    def _hash(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return hmac.new(self.key, str(value).encode(), "sha256").hexdigest()[:32]
+
+    def predictions(self, chunks: Sequence[tuple[Sequence[Any], ...]]) -> pa.Table:
+        """A table of chunks (rows, ids, predicted, ms)."""
+        rows = [r for c in chunks for r in c[0]]
+        ids = [i for c in chunks for i in c[1]]
+        predicted = [p for c in chunks for p in c[2]]
+        served = [c[3] for c in chunks for _ in c[1]]
+        columns = list(zip(*rows))
+        arrays: dict[str, pa.Array] = {
+            layout.ID: pa.array(ids, pa.string()),
+            layout.SERVED_AT: pa.array(served, pa.int64()).cast(UTC_MS),
+            layout.VERSION: pa.array([self.version] * len(ids), pa.string()),
+            layout.PREDICTION: pa.array(
+                predicted, pa.float64() if self.regression else pa.string()
+            ),
+        }
+        for i, name, hashed, kind in self.kept:
+            values = columns[i] if columns else []
+            if hashed:
+                values = [self._hash(v) for v in values]
+            arrays[name] = pa.array(values, kind)
+        return pa.table(arrays)
+
+    def labels(self, rows: Sequence[dict[str, Any]]) -> pa.Table:
+        label_type = pa.float64() if self.regression else pa.string()
+        return pa.table(
+            {
+                layout.ID: pa.array([r["id"] for r in rows], pa.string()),
+                layout.LABEL: pa.array([r["label"] for r in rows], label_type),
+                layout.LABELLED_AT: pa.array([r["labelled_ms"] for r in rows]).cast(UTC_MS),
+                layout.SERVED_AT: pa.array([r["served_ms"] for r in rows]).cast(UTC_MS),
+                layout.VERSION: pa.array([r["model_version"] for r in rows], pa.string()),
+                layout.PREDICTION: pa.array([r["prediction"] for r in rows], label_type),
+            }
+        )
+
+
+class Sink:
+    """Parquet files under a folder or fsspec URL (see mlops_template.core.capture)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.fs, self.root = layout.filesystem(url)
+        self.local = "file" in _protocols(self.fs)
+        host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())[:60]
+        self.name = f"{host}-{os.getpid()}"
+        self.seq = 0
+
+    def write(self, stream: str, table: pa.Table, first_ms: int) -> str:
+        """Write one file; raise OSError (or the filesystem's error) when the sink fails."""
+        day = dt.datetime.fromtimestamp(first_ms / 1000, dt.timezone.utc).date()
+        folder = f"{self.root}/{stream}/{layout.partition(day)}"
+        self.seq += 1
+        path = f"{folder}/{first_ms}-{self.name}-{self.seq:06d}.parquet"
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        data = buffer.getvalue()
+        if self.local:  # a reader never sees a half-written file under the final name
+            self.fs.makedirs(folder, exist_ok=True)
+            partial = f"{folder}/.{first_ms}-{self.name}-{self.seq:06d}.partial"
+            self.fs.pipe_file(partial, data)
+            self.fs.mv(partial, path)
+        else:  # object stores show an object only once its upload completed
+            self.fs.pipe_file(path, data)
+        return path
+
+    def expire(self, retention_days: float, now: dt.datetime | None = None) -> int:
+        """Delete date partitions older than the retention period; the number deleted."""
+        if retention_days <= 0:
+            return 0
+        now = now or dt.datetime.now(dt.timezone.utc)
+        oldest = (now - dt.timedelta(days=retention_days)).date()
+        removed = 0
+        for stream in layout.STREAMS:
+            for day, folder in layout.days(self.fs, self.root, stream).items():
+                if day < oldest:
+                    self.fs.rm(folder, recursive=True)
+                    removed += 1
+        return removed
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
