@@ -90,7 +90,13 @@ drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's tra
 retrain: install ## The CI retrain job locally: update data, repro, gate, compare with prod (no push/MR unless RETRAIN_PUSH=1)
 	python -m mlops_template.ct.retrain
 
-.PHONY: drift-report retrain
+CAPTURE_URL ?= capture
+
+feedback-data: install ## Join the API's captured rows with their /feedback labels → data/feedback/labelled.parquet (DVC-tracked; CAPTURE_URL=folder or s3://…)
+	python -m mlops_template.ct.feedback_data --capture "$(CAPTURE_URL)"
+	dvc add data/feedback/labelled.parquet
+
+.PHONY: drift-report retrain feedback-data
 
 # --- CI/report (the merge-request report; .gitlab-ci.yml, docs/ci.md) ---
 TARGET_REF ?=

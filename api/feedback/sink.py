@@ -36,6 +36,10 @@ class Columns:
         self.key = key
         self.regression = card.task == "regression"
         self.version = card.version
+        self.metadata = {
+            layout.DROPPED: ",".join(n for n in names if n in drop).encode(),
+            layout.HASHED: ",".join(n for n in names if n in hashed and n not in drop).encode(),
+        }
         self.kept = [
             (i, f.name, f.name in hashed, pa.string() if f.name in hashed else ARROW[f.kind])
             for i, f in enumerate(card.features)
@@ -67,7 +71,7 @@ class Columns:
             if hashed:
                 values = [self._hash(v) for v in values]
             arrays[name] = pa.array(values, kind)
-        return pa.table(arrays)
+        return pa.table(arrays, metadata=self.metadata)
 
     def labels(self, rows: Sequence[dict[str, Any]]) -> pa.Table:
         label_type = pa.float64() if self.regression else pa.string()

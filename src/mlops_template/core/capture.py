@@ -26,6 +26,8 @@ ID, SERVED_AT, LABELLED_AT = "id", "served_at", "labelled_at"
 VERSION, PREDICTION, LABEL = "model_version", "prediction", "label"
 META = (ID, SERVED_AT, VERSION, PREDICTION)  # the prediction stream's first columns
 PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
+# Parquet schema metadata of prediction files: features left out / written as keyed hashes.
+DROPPED, HASHED = b"capture.dropped", b"capture.hashed"
 
 
 def partition(day: dt.date) -> str:
@@ -59,15 +61,21 @@ def read(url: str, stream: str, since: dt.datetime | None = None) -> pd.DataFram
 
     fs, root = filesystem(url)
     frames = []
+    left_out: set[str] = set()
     for day, folder in sorted(days(fs, root, stream).items()):
         if since is not None and day < since.date():
             continue
         for path in sorted(fs.glob(f"{folder}/*.parquet")):
             with fs.open(path, "rb") as handle:
-                frames.append(pq.read_table(handle).to_pandas())
+                table = pq.read_table(handle)
+            meta = table.schema.metadata or {}
+            for key in (DROPPED, HASHED):
+                left_out |= {n for n in meta.get(key, b"").decode().split(",") if n}
+            frames.append(table.to_pandas())
     if not frames:
         return pd.DataFrame()
     frame: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    frame.attrs["left_out"] = sorted(left_out)  # dropped or hashed features: not data
     column = SERVED_AT if stream == PREDICTIONS else LABELLED_AT
     if since is not None and len(frame):
         frame = frame[frame[column] >= pd.Timestamp(since)].reset_index(drop=True)

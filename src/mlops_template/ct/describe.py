@@ -102,11 +102,14 @@ def description(
     drift_md: str,
     report_md: str,
     pipeline_url: str,
+    production_md: str = "",
 ) -> str:
     lines = why(reason, pipeline_url)
     lines += ["", *comparison(result, metric), "", f"Quality gate: `{gate}`", ""]
     lines += ["## Data and files", "", f"Data: {data_note}.", ""]
     lines += [f"- `{path}`" for path in changed] or ["- (no file changed)"]
+    if production_md:
+        lines += ["", "## Production data (captured, labelled via /feedback)", "", production_md]
     if drift_md:
         lines += [
             "",

@@ -10,7 +10,7 @@ import logging
 
 import pandas as pd
 
-from mlops_template.stages import datasets
+from mlops_template.stages import datasets, production
 from mlops_template.core import config, io, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
@@ -58,8 +58,10 @@ def validate(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
 
 
 def main() -> None:
-    params = config.load().data
-    frame = validate(datasets.read(params.source, params.sep), params)
+    everything = config.load()
+    params = everything.data
+    source = datasets.read(params.source, params.sep)
+    frame = validate(production.combine(source, everything.feedback), params)
     frame.columns = [str(c) for c in frame.columns]
     io.write_parquet(paths.RAW, frame)
     log.info("load: %d rows x %d columns from %s -> %s", *frame.shape, params.source, paths.RAW)
