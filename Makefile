@@ -83,9 +83,13 @@ THRESHOLD ?=
 FORMAT ?= text
 OUT ?=
 
-drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=PSI, default that of the alerts] [FORMAT=md OUT=file])
-	@test -n "$(DATA)" || { echo "usage: make drift-report DATA=path/to/batch.csv [THRESHOLD=0.2] [FORMAT=text|md] [OUT=file]" >&2; exit 2; }
-	python -m mlops_template.ct.drift_report "$(DATA)" $(if $(THRESHOLD),--threshold $(THRESHOLD)) --format $(FORMAT)$(if $(OUT), > "$(OUT)")
+REFERENCE ?=
+CAPTURE ?=
+DAYS ?=
+
+drift-report: install ## Offline drift of a CSV/Parquet batch (DATA=…) or of captured traffic (CAPTURE=folder or s3://…) vs the model's training reference ([THRESHOLD=PSI] [REFERENCE=data/processed/train.parquet: KS, Wasserstein, classifier AUC] [FORMAT=md OUT=file])
+	@test -n "$(DATA)$(CAPTURE)" || { echo "usage: make drift-report DATA=path/to/batch.csv | CAPTURE=url [THRESHOLD=0.2] [REFERENCE=data/processed/train.parquet] [FORMAT=text|md] [OUT=file]" >&2; exit 2; }
+	python -m mlops_template.ct.drift_report $(if $(DATA),"$(DATA)") $(if $(CAPTURE),--capture "$(CAPTURE)" $(if $(DAYS),--days $(DAYS))) $(if $(THRESHOLD),--threshold $(THRESHOLD)) $(if $(REFERENCE),--reference "$(REFERENCE)") --format $(FORMAT)$(if $(OUT), > "$(OUT)")
 
 retrain: install ## The CI retrain job locally: update data, repro, gate, compare with prod (no push/MR unless RETRAIN_PUSH=1)
 	python -m mlops_template.ct.retrain
