@@ -85,11 +85,11 @@ def request_model(card: ModelCard | None, max_batch: int) -> type[BaseModel]:
 
 
 class Prediction(BaseModel):
-    id: str = Field(description="Signed prediction id: send it back with the label to /feedback")
     prediction: str | float = Field(description="Predicted class label, or value (regression)")
     probabilities: dict[str, float] | None = Field(
         None, description="Probability of each class (classification only)"
     )
+    id: str = Field(description="Signed prediction id: send it back with the label to /feedback")
 
 
 class PredictResponse(BaseModel):

@@ -3,10 +3,13 @@
 Starts, one worker each, side by side:
   * bare — a FastAPI endpoint that validates the same request body (the schema built from
     the model card) and returns a constant: the framework's ceiling on this machine;
-  * api  — `python -m api` with WORKERS=1: validation, inference, all metrics on.
+  * api  — `python -m api` with WORKERS=1: validation, inference, ids, all metrics on;
+  * capture — the same with CAPTURE_ENABLED=true at 100 % sampling (Parquet to a temp folder).
 and loads them with wrk in alternating runs (single record, 32 connections; median of
---rounds runs each), then the api with batches of 256 records.
-Prints a markdown table (req/s, p50, p99, ratio; rows/s for the batch).
+--rounds runs each), then api and capture with batches of 256 records, then /feedback of the
+api server with 1 and with 100 labels per request (every id distinct, signed with the key the
+server has, so each label is accepted).
+Prints a markdown table (req/s, p50, p99, ratio; rows/s for the batches, labels/s).
 
     python bench/serve.py [--duration 10] [--connections 32] [--model-dir model]
 
@@ -76,12 +79,19 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) 
     raise SystemExit(f"{url} not ready after {seconds} s")
 
 
+FEEDBACK_KEY = "bench-feedback-key-0123456789abcdefghij"  # pragma: allowlist secret
+
+
 def start(kind: str, port: int, model_dir: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
     env["MODEL_DIR"] = str(model_dir)
+    env["FEEDBACK_KEY"] = FEEDBACK_KEY
+    if kind == "capture":
+        env["CAPTURE_ENABLED"] = "true"
+        env["CAPTURE_URL"] = tempfile.mkdtemp(prefix="bench-capture-")
     env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-prom-")
     env["PYTHONPATH"] = str(ROOT / "bench")  # gunicorn imports `serve:bare_app()` from here
-    if kind == "api":
+    if kind in ("api", "capture"):
         command = [sys.executable, "-m", "api"]
     else:
         command = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_conf"]
@@ -106,16 +116,32 @@ def to_ms(text: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> dict[str, float]:
-    """Run wrk with a POST body; requests/s, p50 and p99 in ms, and non-2xx count."""
+def wrk(
+    url: str, body: str | Path, connections: int, duration: int, workdir: Path
+) -> dict[str, float]:
+    """Run wrk with a POST body (or, for a Path, each line of that file in turn); requests/s,
+    p50 and p99 in ms, and non-2xx count."""
     script = workdir / "post.lua"
     body_file = workdir / "body.json"
-    body_file.write_text(body)
-    script.write_text(
-        'wrk.method = "POST"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f'local f = io.open("{body_file}", "r"); wrk.body = f:read("*a"); f:close()\n'
-    )
+    if isinstance(body, Path):
+        script.write_text(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            "local bodies = {}\n"
+            f'for line in io.lines("{body}") do bodies[#bodies + 1] = line end\n'
+            "local i = 0\n"
+            "request = function()\n"
+            "  i = i % #bodies + 1\n"
+            "  return wrk.format(nil, nil, nil, bodies[i])\n"
+            "end\n"
+        )
+    else:
+        body_file.write_text(body)
+        script.write_text(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'local f = io.open("{body_file}", "r"); wrk.body = f:read("*a"); f:close()\n'
+        )
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script)]
     out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
@@ -140,23 +166,61 @@ def median(runs: list[dict[str, float]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
 
+def feedback_bodies(model_dir: Path, labels: int, count: int, path: Path) -> Path:
+    """`count` /feedback bodies of `labels` distinct ids each (one JSON body per line)."""
+    import numpy as np
+
+    from api.feedback.ids import Signer
+    from api.state import read_card
+
+    card = read_card(model_dir)
+    signer = Signer([FEEDBACK_KEY.encode()], card.version, card.classes)
+    n = labels * count
+    if card.classes:
+        ids = signer.issue(np.zeros(n, dtype=int), None)
+        label: Any = card.classes[0]
+    else:
+        ids, label = signer.issue(None, np.zeros(n)), 0.0
+    with path.open("w") as out:
+        for start in range(0, n, labels):
+            items = [{"id": i, "label": label} for i in ids[start : start + labels]]
+            out.write(json.dumps({"feedback": items}) + "\n")
+    return path
+
+
 def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
-    """Both servers up at once; wrk runs alternate bare/api so load drift hits both alike."""
-    ports = {"bare": free_port(), "api": free_port()}
+    """All servers up at once; wrk runs alternate between them so load drift hits all alike."""
+    ports = {"bare": free_port(), "api": free_port(), "capture": free_port()}
     servers = {k: start(k, port, args.model_dir, tmp / f"{k}.log") for k, port in ports.items()}
     urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
-    runs: dict[str, list[dict[str, float]]] = {"bare": [], "api": [], "batch": []}
+    feedback_url = f"http://127.0.0.1:{ports['api']}/feedback"
+    runs: dict[str, list[dict[str, float]]] = {
+        k: [] for k in ("bare", "api", "capture", "batch", "capture-batch", "fb1", "fb100")
+    }
+    # Enough distinct ids that no label is refused as a duplicate (about 6,000 req/s at most).
+    singles = feedback_bodies(
+        args.model_dir, 1, 8000 * (args.duration * args.rounds + 2), tmp / "fb1"
+    )
+    hundreds = feedback_bodies(
+        args.model_dir, 100, 300 * (args.duration * args.rounds + 2), tmp / "fb100"
+    )
     try:
         for kind in servers:  # warm-up
             wrk(urls[kind], bodies["one"], args.connections, 2, tmp)
         for _ in range(args.rounds):
-            for kind in ("bare", "api"):
+            for kind in ("bare", "api", "capture"):
                 run = wrk(urls[kind], bodies["one"], args.connections, args.duration, tmp)
                 runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
-            runs["batch"].append(
-                log("batch", wrk(urls["api"], bodies["batch"], 8, args.duration, tmp))
+            for kind, name in (("api", "batch"), ("capture", "capture-batch")):
+                runs[name].append(
+                    log(name, wrk(urls[kind], bodies["batch"], 8, args.duration, tmp))
+                )
+        for _ in range(args.rounds):
+            runs["fb1"].append(
+                log("fb1", wrk(feedback_url, singles, args.connections, args.duration, tmp))
             )
+            runs["fb100"].append(log("fb100", wrk(feedback_url, hundreds, 8, args.duration, tmp)))
     finally:
         for process in servers.values():
             stop(process)
@@ -183,6 +247,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         result = main_runs(args, bodies, Path(tmp))
     bare, one, batch = result["bare"], result["api"], result["batch"]
+    cap, cap_batch = result["capture"], result["capture-batch"]
+    fb1, fb100 = result["fb1"], result["fb100"]
     c = args.connections
     lines = [
         f"| 1 worker each; wrk -t1 -c{c}; median of {args.rounds} alternating {args.duration} s "
@@ -195,6 +261,18 @@ def main() -> None:
         f"| `/predict`, batch of 256 (-c8) | {batch['rps']:.0f} "
         f"(= {256 * batch['rps']:,.0f} rows/s) | {batch['p50']:.2f} | {batch['p99']:.2f} | – "
         f"| {batch['errors']:.0f} |",
+        f"| `/predict`, 1 record, capture on (100 %) | {cap['rps']:.0f} | {cap['p50']:.2f} "
+        f"| {cap['p99']:.2f} | {100 * cap['rps'] / bare['rps']:.0f} % "
+        f"({100 * cap['rps'] / one['rps']:.0f} % of capture off) | {cap['errors']:.0f} |",
+        f"| `/predict`, batch of 256, capture on (100 %) | {cap_batch['rps']:.0f} "
+        f"(= {256 * cap_batch['rps']:,.0f} rows/s, {100 * cap_batch['rps'] / batch['rps']:.0f} % "
+        f"of capture off) | {cap_batch['p50']:.2f} | {cap_batch['p99']:.2f} | – "
+        f"| {cap_batch['errors']:.0f} |",
+        f"| `/feedback`, 1 label | {fb1['rps']:.0f} | {fb1['p50']:.2f} | {fb1['p99']:.2f} "
+        f"| {100 * fb1['rps'] / bare['rps']:.0f} % | {fb1['errors']:.0f} |",
+        f"| `/feedback`, 100 labels (-c8) | {fb100['rps']:.0f} "
+        f"(= {100 * fb100['rps']:,.0f} labels/s) | {fb100['p50']:.2f} | {fb100['p99']:.2f} | – "
+        f"| {fb100['errors']:.0f} |",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ from mlops_template.core.card import ModelCard
 
 from api.feedback.settings import CaptureSettings
 from api.feedback.sink import Columns, Sink
+from api.records import Records
 from api.telemetry.quality import Quality
 
 log = logging.getLogger(__name__)
@@ -58,18 +58,19 @@ class Capture:
 
     # -- request side (never blocks on I/O) ----------------------------------------------
 
-    def predictions(
-        self, rows: Sequence[Sequence[Any]], ids: Sequence[str], predicted: Sequence[Any], ms: int
-    ) -> None:
+    def predictions(self, records: Records, ids: list[str], predicted: np.ndarray, ms: int) -> None:
+        """Rows as the model thread has them (their float matrix is cached on `records`);
+        converted to columns on the capture thread."""
         rate = self.settings.sample
         if rate < 1.0:
-            keep = np.flatnonzero(self.rng.random(len(ids)) < rate).tolist()
-            if not keep:
+            keep = np.flatnonzero(self.rng.random(len(ids)) < rate)
+            if not len(keep):
                 return
-            rows = [rows[i] for i in keep]
-            ids = [ids[i] for i in keep]
-            predicted = [predicted[i] for i in keep]
-        self._offer(layout.PREDICTIONS, (rows, ids, predicted, ms), len(ids))
+            rows = records.rows
+            records = Records([rows[i] for i in keep.tolist()])
+            ids = [ids[i] for i in keep.tolist()]
+            predicted = predicted[keep]
+        self._offer(layout.PREDICTIONS, (records, ids, predicted, ms), len(ids))
 
     def labels(self, rows: list[dict[str, Any]]) -> None:
         self._offer(layout.LABELS, rows, len(rows))

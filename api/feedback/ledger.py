@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,9 +36,8 @@ CLOCK_SKEW = 300.0  # seconds an id may be "from the future" (replica clocks dif
 class Sink(Protocol):
     """Where served rows and labels are captured (api.feedback.capture.Capture)."""
 
-    def predictions(
-        self, rows: Sequence[Sequence[Any]], ids: Sequence[str], predicted: Sequence[Any], ms: int
-    ) -> None: ...
+    def predictions(self, records: Records, ids: list[str], predicted: np.ndarray, ms: int) -> None:
+        """`predicted`: class indices into the card's classes, or the regression values."""
 
     def labels(self, rows: list[dict[str, Any]]) -> None: ...
 
@@ -82,13 +80,9 @@ class Ledger:
         ms = int(time.time() * 1000)
         ids = self.signer.issue(best, values, ms)
         if self.sink is not None:
-            if best is not None:
-                classes = self.classes
-                predicted: list[Any] = [classes[b] for b in best.tolist()]
-            else:
-                assert values is not None
-                predicted = values.tolist()
-            self.sink.predictions(records.rows, ids, predicted, ms)
+            predicted = best if best is not None else values
+            assert predicted is not None
+            self.sink.predictions(records, ids, predicted, ms)
         return ids
 
     # -- labels --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -40,6 +41,10 @@ class Columns:
             layout.DROPPED: ",".join(n for n in names if n in drop).encode(),
             layout.HASHED: ",".join(n for n in names if n in hashed and n not in drop).encode(),
         }
+        self.classes = pa.array(list(card.classes), pa.string())
+        # Positions of numeric features, in card order: the columns the model's float matrix has
+        self.numeric = [i for i, f in enumerate(card.features) if f.kind == "numeric"]
+        self.numeric_at = {i: j for j, i in enumerate(self.numeric)}
         self.kept = [
             (i, f.name, f.name in hashed, pa.string() if f.name in hashed else ARROW[f.kind])
             for i, f in enumerate(card.features)
@@ -51,23 +56,35 @@ class Columns:
             return None
         return hmac.new(self.key, str(value).encode(), "sha256").hexdigest()[:32]
 
-    def predictions(self, chunks: Sequence[tuple[Sequence[Any], ...]]) -> pa.Table:
-        """A table of chunks (rows, ids, predicted, ms)."""
-        rows = [r for c in chunks for r in c[0]]
+    def predictions(self, chunks: Sequence[tuple[Any, ...]]) -> pa.Table:
+        """A table of chunks (records, ids, predicted, ms): numeric features straight from the
+        float matrix the model used (no Python objects), the others from the rows."""
         ids = [i for c in chunks for i in c[1]]
-        predicted = [p for c in chunks for p in c[2]]
-        served = [c[3] for c in chunks for _ in c[1]]
-        columns = list(zip(*rows))
+        n = len(ids)
+        predicted = np.concatenate([np.asarray(c[2]) for c in chunks])
+        served = np.concatenate([np.full(len(c[1]), c[3], dtype=np.int64) for c in chunks])
+        if self.regression:
+            prediction = pa.array(predicted.astype(float))
+        else:
+            prediction = self.classes.take(pa.array(predicted.astype(np.int64)))
         arrays: dict[str, pa.Array] = {
             layout.ID: pa.array(ids, pa.string()),
-            layout.SERVED_AT: pa.array(served, pa.int64()).cast(UTC_MS),
-            layout.VERSION: pa.array([self.version] * len(ids), pa.string()),
-            layout.PREDICTION: pa.array(
-                predicted, pa.float64() if self.regression else pa.string()
-            ),
+            layout.SERVED_AT: pa.array(served).cast(UTC_MS),
+            layout.VERSION: pa.array([self.version] * n, pa.string()),
+            layout.PREDICTION: prediction,
         }
+        matrix = None
+        if self.numeric:
+            matrix = np.concatenate([c[0].floats(self.numeric) for c in chunks])
+        rows = None
         for i, name, hashed, kind in self.kept:
-            values = columns[i] if columns else []
+            if i in self.numeric_at and not hashed and matrix is not None:
+                column = matrix[:, self.numeric_at[i]]
+                arrays[name] = pa.array(column, kind, mask=np.isnan(column))
+                continue
+            if rows is None:
+                rows = [r for c in chunks for r in c[0].rows]
+            values = [r[i] for r in rows]
             if hashed:
                 values = [self._hash(v) for v in values]
             arrays[name] = pa.array(values, kind)

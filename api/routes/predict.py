@@ -95,11 +95,11 @@ def shape(
     if classification:
         classes = card.classes
         predictions = [
-            {"id": i, "prediction": classes[b], "probabilities": dict(zip(classes, p))}
+            {"prediction": classes[b], "probabilities": dict(zip(classes, p)), "id": i}
             for i, b, p in zip(ids, result.argmax(axis=1).tolist(), result.tolist())
         ]
     else:
-        predictions = [{"id": i, "prediction": v} for i, v in zip(ids, result.tolist())]
+        predictions = [{"prediction": v, "id": i} for i, v in zip(ids, result.tolist())]
     return {"model_version": card.version, "predictions": predictions}
 
 

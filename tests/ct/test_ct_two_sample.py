@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from api.feedback.sink import Columns, Sink
+from api.records import Records
 from mlops_template.core import card, capture
 from mlops_template.ct import drift_report, two_sample
 from mlops_template.stages import datasets
@@ -90,7 +91,7 @@ def test_the_report_on_captured_traffic_against_the_training_split(
     ids = [f"id-{i}" for i in range(len(rows))]
     now = int(pd.Timestamp.now(tz="UTC").value // 10**6)
     columns = Columns(model_card, (), (), b"k" * 32)
-    table = columns.predictions([(rows, ids, ["benign"] * len(rows), now)])
+    table = columns.predictions([(Records(rows), ids, np.zeros(len(rows), dtype=int), now)])
     url = str(tmp_path / "capture")
     Sink(url).write(capture.PREDICTIONS, table, now)
     code, text = run(

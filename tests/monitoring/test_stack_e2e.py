@@ -22,8 +22,8 @@ pytestmark = pytest.mark.slow
 # Panels that only make sense for the other task: Prometheus answers them (the histogram
 # exists, empty) but with NaN.
 OTHER_TASK = {
-    "classification": "model_prediction_value",
-    "regression": "model_prediction_confidence",
+    "classification": ("model_prediction_value", "model_feedback_mae"),
+    "regression": ("model_prediction_confidence", "model_feedback_accuracy"),
 }
 
 
@@ -48,8 +48,12 @@ def test_every_dashboard_query_answers_and_drift_alert_fires_only_on_drift(
     assert http_json(f"{api.url}/predict", bad)[0] == 422
     for series in ('http_requests_total{route="/predict"}', "model_input_validation_errors_total"):
         wait_until(lambda: prometheus.query(series), 20, f"first scrape of {series}")
-    send(api.url, rows[50:])
+    answers = send(api.url, rows[50:])
     assert http_json(f"{api.url}/predict", bad)[0] == 422
+    # Labels for some predictions (the quality panels), sent to /feedback.
+    served = [p for answer in answers for p in answer["predictions"]][:100]
+    labels = [{"id": p["id"], "label": p["prediction"]} for p in served]
+    assert http_json(f"{api.url}/feedback", {"feedback": labels})[1]["accepted"] == 100
 
     # Counters from both workers are merged: every predicted row is counted exactly once.
     total = 'sum(model_predictions_total{job="api"})'
@@ -61,7 +65,7 @@ def test_every_dashboard_query_answers_and_drift_alert_fires_only_on_drift(
 
         def answered(expr: str = expr) -> bool:
             values = [float(r["value"][1]) for r in prometheus.query(expr)]
-            if OTHER_TASK[card["task"]] in expr:
+            if any(name in expr for name in OTHER_TASK[card["task"]]):
                 return bool(values)
             return any(math.isfinite(v) for v in values)
 
