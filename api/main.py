@@ -22,7 +22,6 @@ from mlops_template.core.errors import CardError
 from api import errors, schemas
 from api.batcher import Batcher
 from api.feedback import keys as feedback_keys
-from api.feedback.capture import Capture
 from api.feedback.ids import Signer
 from api.feedback.ledger import Ledger
 from api.telemetry.recorder import Telemetry
@@ -54,6 +53,27 @@ def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def capture_unavailable() -> str:
+    """Why capture can't run here ("" if it can): it needs the `capture` extra."""
+    try:
+        import fsspec  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        return (
+            f"CAPTURE_ENABLED=true needs the capture extra (pip install '.[serve,capture]'): {exc}"
+        )
+    return ""
+
+
+def start_capture(settings: Settings, card: ModelCard, telemetry: Telemetry, key: bytes) -> Any:
+    """The running capture writer (imported only when on: pyarrow is an extra)."""
+    from api.feedback.capture import Capture
+
+    capture = Capture(settings.capture, card, telemetry.quality, key)
+    capture.start()
+    return capture
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (default: from the environment)."""
     settings = settings or Settings()
@@ -78,6 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except feedback_keys.FeedbackKeyError as exc:
             log.error("not ready: %s", exc)
             state = State(card=card, error=f"prediction ids can't be signed: {exc}")
+        if settings.capture.enabled and state.model is not None:
+            missing = capture_unavailable()
+            if missing:
+                log.error("not ready: %s", missing)
+                state = State(card=card, error=missing)
         app.state.model = state
         if state.model is not None:
             loaded = state.model
@@ -88,8 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             capture = None
             if settings.capture.enabled:
                 hash_key = hmac.digest(keys.keys[0], b"capture-column-hash", "sha256")
-                capture = Capture(settings.capture, loaded.card, telemetry.quality, hash_key)
-                capture.start()
+                capture = start_capture(settings, loaded.card, telemetry, hash_key)
                 log.info(
                     "capturing %g of predicted rows to %s",
                     settings.capture.sample,
