@@ -150,8 +150,8 @@ def wrk(
     assert rps is not None, out
     return {
         "rps": float(rps.group(1)),
-        "p50": to_ms(latency["50"]),
-        "p99": to_ms(latency["99"]),
+        "p50": to_ms(latency["50"]) if "50" in latency else float("nan"),
+        "p99": to_ms(latency["99"]) if "99" in latency else float("nan"),
         "errors": float(errors.group(1)) if errors else 0.0,
     }
 

@@ -117,13 +117,16 @@ class Capture:
         return None
 
     def _take(self, stream: Stream) -> list[Any]:
-        """Up to file_rows rows' worth of whole chunks from the stream (under the lock)."""
-        taken: list[Any] = []
-        rows = 0
-        while stream.chunks and (not taken or rows < self.settings.file_rows):
-            chunk = stream.chunks.pop(0)
-            taken.append(chunk)
-            rows += len(chunk[1]) if stream.name == layout.PREDICTIONS else len(chunk)
+        """Up to file_rows rows' worth of whole chunks from the stream (under the lock: keep
+        it O(chunks), the request path waits for this lock)."""
+        rows, cut = 0, 0
+        for chunk in stream.chunks:
+            if cut and rows >= self.settings.file_rows:
+                break
+            rows += self._size(stream.name, chunk)
+            cut += 1
+        taken = stream.chunks[:cut]
+        del stream.chunks[:cut]
         stream.rows -= rows
         stream.since = time.monotonic() if stream.rows else 0.0
         return taken
@@ -159,8 +162,12 @@ class Capture:
                 next_expiry = time.monotonic() + RETENTION_CHECK_SECONDS
                 self._expire()
 
+    @staticmethod
+    def _size(name: str, chunk: Any) -> int:
+        return len(chunk[1]) if name == layout.PREDICTIONS else len(chunk)
+
     def _count(self, name: str, chunks: list[Any]) -> int:
-        return sum(len(c[1]) if name == layout.PREDICTIONS else len(c) for c in chunks)
+        return sum(self._size(name, c) for c in chunks)
 
     def _write(self, name: str, chunks: list[Any]) -> bool:
         try:
