@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mlops_template.core import capture as layout
 from mlops_template.core.card import ModelCard
@@ -35,11 +37,16 @@ RETENTION_CHECK_SECONDS = 3600.0
 MAX_BACKOFF = 30.0
 
 
+CONVERT_SECONDS = 0.5
+FIRST = {layout.PREDICTIONS: layout.SERVED_AT, layout.LABELS: layout.LABELLED_AT}
+
+
 @dataclass
 class Stream:
     name: str
-    chunks: list[Any] = field(default_factory=list)
-    rows: int = 0
+    chunks: list[Any] = field(default_factory=list)  # as offered (request side appends)
+    tables: list[Any] = field(default_factory=list)  # converted, not yet written (thread only)
+    rows: int = 0  # in chunks and tables
     since: float = 0.0  # monotonic time of the oldest buffered row
 
 
@@ -106,91 +113,93 @@ class Capture:
         if self._thread is not None:
             self._thread.join(self.settings.flush_seconds + 10)
 
-    def _due(self, now: float) -> Stream | None:
-        for stream in self.streams.values():
-            if stream.rows and (
-                self.closing
-                or stream.rows >= self.settings.file_rows
-                or now - stream.since >= self.settings.file_seconds
-            ):
-                return stream
-        return None
-
-    def _take(self, stream: Stream) -> list[Any]:
-        """Up to file_rows rows' worth of whole chunks from the stream (under the lock: keep
-        it O(chunks), the request path waits for this lock)."""
-        rows, cut = 0, 0
-        for chunk in stream.chunks:
-            if cut and rows >= self.settings.file_rows:
-                break
-            rows += self._size(stream.name, chunk)
-            cut += 1
-        taken = stream.chunks[:cut]
-        del stream.chunks[:cut]
-        stream.rows -= rows
-        stream.since = time.monotonic() if stream.rows else 0.0
-        return taken
-
     def _run(self) -> None:
-        backoff, deadline = 0.0, float("inf")
+        """Every CONVERT_SECONDS: turn the new chunks into Arrow tables (few Python objects
+        live for long, and the work comes in small slices, not one long hold of the GIL);
+        write a stream's tables as one file when it is due; retry a failing sink."""
+        retry_at, deadline = 0.0, float("inf")
+        backoff = 0.0
         next_expiry = time.monotonic()
         while True:
             with self.lock:
-                now = time.monotonic()
-                stream = None if backoff else self._due(now)
-                if stream is None:
-                    if self.closing and not any(s.rows for s in self.streams.values()):
-                        return
-                    self.quality.buffered(sum(s.rows for s in self.streams.values()))
-                    self.lock.wait(timeout=backoff or 0.5)
+                if not self.closing:
+                    self.lock.wait(timeout=CONVERT_SECONDS)
+                closing = self.closing
+                raw = {name: s.chunks for name, s in self.streams.items()}
+                for stream in self.streams.values():
+                    stream.chunks = []
+            now = time.monotonic()
+            if closing and deadline == float("inf"):
+                deadline = now + self.settings.flush_seconds
+            for name, chunks in raw.items():
+                if chunks:
+                    self._convert(self.streams[name], chunks)
+            if now >= retry_at:
+                failed = False
+                for stream in self.streams.values():
+                    if stream.tables and self._due(stream, now, closing):
+                        failed |= not self._write(stream)
+                if failed:
+                    backoff = min(max(2 * backoff, 0.5), 1.0 if closing else MAX_BACKOFF)
+                    retry_at = time.monotonic() + backoff
+                else:
                     backoff = 0.0
-                    continue
-                chunks = self._take(stream)
-                if self.closing and deadline == float("inf"):
-                    deadline = now + self.settings.flush_seconds
-            if not self._write(stream.name, chunks):
-                with self.lock:  # put them back in front and try again later
-                    stream.chunks[:0] = chunks
-                    stream.rows += self._count(stream.name, chunks)
-                    stream.since = stream.since or time.monotonic()
+            if closing:
+                if not any(s.rows for s in self.streams.values()):
+                    return
                 if time.monotonic() > deadline:
                     self._give_up()
                     return
-                backoff = min(max(2 * backoff, 0.5), MAX_BACKOFF if not self.closing else 1.0)
-                continue
-            if time.monotonic() >= next_expiry:
+                time.sleep(min(backoff, 0.5))
+            elif time.monotonic() >= next_expiry:
                 next_expiry = time.monotonic() + RETENTION_CHECK_SECONDS
                 self._expire()
+            self.quality.buffered(sum(s.rows for s in self.streams.values()))
 
-    @staticmethod
-    def _size(name: str, chunk: Any) -> int:
-        return len(chunk[1]) if name == layout.PREDICTIONS else len(chunk)
+    def _due(self, stream: Stream, now: float, closing: bool) -> bool:
+        return (
+            closing
+            or stream.rows >= self.settings.file_rows
+            or now - stream.since >= self.settings.file_seconds
+        )
 
-    def _count(self, name: str, chunks: list[Any]) -> int:
-        return sum(self._size(name, c) for c in chunks)
-
-    def _write(self, name: str, chunks: list[Any]) -> bool:
+    def _convert(self, stream: Stream, chunks: list[Any]) -> None:
         try:
-            if name == layout.PREDICTIONS:
+            if stream.name == layout.PREDICTIONS:
                 table = self.columns.predictions(chunks)
-                first = min(c[3] for c in chunks)
             else:
-                rows = [r for c in chunks for r in c]
-                table = self.columns.labels(rows)
-                first = min(r["labelled_ms"] for r in rows)
-            path = self.sink.write(name, table, first)
+                table = self.columns.labels([r for c in chunks for r in c])
+        except Exception:  # a bug of ours: never let it stop capturing, say what was lost
+            n = sum(len(c[1]) if stream.name == layout.PREDICTIONS else len(c) for c in chunks)
+            log.exception("capture: %d %s rows could not be converted", n, stream.name)
+            with self.lock:
+                stream.rows -= n
+            self.quality.captured(stream.name, "dropped", n)
+            return
+        stream.tables.append(table)
+
+    def _write(self, stream: Stream) -> bool:
+        table = pa.concat_tables(stream.tables)
+        first = pc.min(table[FIRST[stream.name]]).cast(pa.int64()).as_py()
+        try:
+            path = self.sink.write(stream.name, table, int(first))
         except Exception as exc:  # any sink error: keep the rows, count, retry
             self.quality.write_failed()
-            log.warning("capture: writing %s to %s failed: %s", name, self.settings.url, exc)
+            log.warning("capture: writing %s to %s failed: %s", stream.name, self.settings.url, exc)
             return False
-        self.quality.file_written(name)
-        self.quality.captured(name, "written", table.num_rows)
+        stream.tables = []
+        with self.lock:
+            stream.rows -= table.num_rows
+            stream.since = time.monotonic() if stream.rows else 0.0
+        self.quality.file_written(stream.name)
+        self.quality.captured(stream.name, "written", table.num_rows)
         log.debug("capture: %d rows -> %s", table.num_rows, path)
         return True
 
     def _give_up(self) -> None:
         with self.lock:
             for stream in self.streams.values():
+                stream.tables = []
                 if stream.rows:
                     log.error(
                         "capture: the sink stayed down for CAPTURE_FLUSH_SECONDS; %d %s rows lost",
