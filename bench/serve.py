@@ -156,9 +156,38 @@ def wrk(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (the gunicorn workers), so a
+    cost can be compared per request even while other load on the machine moves req/s."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def timed(
+    process: subprocess.Popen[bytes], url: str, body: str | Path, c: int, duration: int, tmp: Path
+) -> dict[str, float]:
+    """A wrk run plus the server's CPU time per request in µs."""
+    before = cpu_seconds(process.pid)
+    run = wrk(url, body, c, duration, tmp)
+    requests = run["rps"] * duration
+    run["cpu_us"] = 1e6 * (cpu_seconds(process.pid) - before) / requests if requests else 0.0
+    return run
+
+
 def log(kind: str, run: dict[str, float]) -> dict[str, float]:
     """Each run on stderr as it ends: the spread behind the medians."""
-    sys.stderr.write(f"{kind:5s} {run['rps']:8.0f} req/s  p99 {run['p99']:6.2f} ms\n")
+    cpu = f"  cpu {run['cpu_us']:7.1f} us/req" if "cpu_us" in run else ""
+    sys.stderr.write(f"{kind:5s} {run['rps']:8.0f} req/s  p99 {run['p99']:6.2f} ms{cpu}\n")
     return run
 
 
@@ -209,13 +238,14 @@ def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
             wrk(urls[kind], bodies["one"], args.connections, 2, tmp)
         for _ in range(args.rounds):
             for kind in ("bare", "api", "capture"):
-                run = wrk(urls[kind], bodies["one"], args.connections, args.duration, tmp)
+                run = timed(
+                    servers[kind], urls[kind], bodies["one"], args.connections, args.duration, tmp
+                )
                 runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
             for kind, name in (("api", "batch"), ("capture", "capture-batch")):
-                runs[name].append(
-                    log(name, wrk(urls[kind], bodies["batch"], 8, args.duration, tmp))
-                )
+                run = timed(servers[kind], urls[kind], bodies["batch"], 8, args.duration, tmp)
+                runs[name].append(log(name, run))
         for _ in range(args.rounds):
             runs["fb1"].append(
                 log("fb1", wrk(feedback_url, singles, args.connections, args.duration, tmp))
@@ -224,7 +254,8 @@ def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
     finally:
         for process in servers.values():
             stop(process)
-    return {k: {m: median(v, m) for m in ("rps", "p50", "p99", "errors")} for k, v in runs.items()}
+    metrics = ("rps", "p50", "p99", "errors", "cpu_us")
+    return {k: {m: median(v, m) for m in metrics if v and m in v[0]} for k, v in runs.items()}
 
 
 def main() -> None:
@@ -273,6 +304,16 @@ def main() -> None:
         f"| `/feedback`, 100 labels (-c8) | {fb100['rps']:.0f} "
         f"(= {100 * fb100['rps']:,.0f} labels/s) | {fb100['p50']:.2f} | {fb100['p99']:.2f} | – "
         f"| {fb100['errors']:.0f} |",
+    ]
+    lines += [
+        "",
+        "| server CPU per request (master + worker, median) | capture off "
+        "| capture on (100 %) | change |",
+        "|---|---:|---:|---:|",
+        f"| `/predict`, 1 record | {one['cpu_us']:.0f} µs | {cap['cpu_us']:.0f} µs "
+        f"| {100 * (cap['cpu_us'] / one['cpu_us'] - 1):+.0f} % |",
+        f"| `/predict`, batch of 256 | {batch['cpu_us']:.0f} µs | {cap_batch['cpu_us']:.0f} µs "
+        f"| {100 * (cap_batch['cpu_us'] / batch['cpu_us'] - 1):+.0f} % |",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 

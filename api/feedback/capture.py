@@ -56,7 +56,7 @@ class Capture:
     ) -> None:
         self.settings, self.quality = settings, quality
         self.columns = Columns(card, settings.dropped, settings.hashed, hash_key)
-        self.sink = Sink(settings.url)
+        self.sink = Sink(settings.url, unique=settings.hashed)
         self.streams = {name: Stream(name) for name in layout.STREAMS}
         self.lock = threading.Condition()
         self.closing = False

@@ -113,8 +113,9 @@ class Columns:
 class Sink:
     """Parquet files under a folder or fsspec URL (see mlops_template.core.capture)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, unique: Sequence[str] = ()) -> None:
         self.url = url
+        self.unique = {layout.ID, *unique}  # string columns whose values rarely repeat
         self.fs, self.root = layout.filesystem(url)
         self.local = "file" in _protocols(self.fs)
         host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())[:60]
@@ -128,9 +129,15 @@ class Sink:
         self.seq += 1
         path = f"{folder}/{first_ms}-{self.name}-{self.seq:06d}.parquet"
         buffer = io.BytesIO()
-        # Ids are unique: a dictionary for them is wasted work (half the time of a write).
-        dictionary = [name for name in table.column_names if name != layout.ID]
-        pq.write_table(table, buffer, compression="zstd", use_dictionary=dictionary)
+        # Dictionary encoding only where values repeat (strings: version, classes, categories);
+        # tried on unique ids and floats it is most of a write's time. lz4: ~5x faster than
+        # zstd here for about 10 % more bytes.
+        dictionary = [
+            field.name
+            for field in table.schema
+            if pa.types.is_string(field.type) and field.name not in self.unique
+        ]
+        pq.write_table(table, buffer, compression="lz4", use_dictionary=dictionary)
         data = buffer.getvalue()
         if self.local:  # a reader never sees a half-written file under the final name
             self.fs.makedirs(folder, exist_ok=True)
