@@ -28,7 +28,7 @@ from mlops_template.core import capture as layout
 from mlops_template.core.card import ModelCard
 
 from api.feedback.settings import CaptureSettings
-from api.feedback.sink import Columns, Sink
+from api.feedback.sink import Block, Columns, Sink
 from api.records import Records
 from api.telemetry.quality import Quality
 
@@ -38,6 +38,7 @@ MAX_BACKOFF = 30.0
 
 
 CONVERT_SECONDS = 0.5
+BLOCK_ROWS = 16  # from this many rows a chunk keeps columns, not row tuples (see Block)
 FIRST = {layout.PREDICTIONS: layout.SERVED_AT, layout.LABELS: layout.LABELLED_AT}
 
 
@@ -77,7 +78,10 @@ class Capture:
             records = Records([rows[i] for i in keep.tolist()])
             ids = [ids[i] for i in keep.tolist()]
             predicted = predicted[keep]
-        self._offer(layout.PREDICTIONS, (records, ids, predicted, ms), len(ids))
+        part: Records | Block = records
+        if len(ids) >= BLOCK_ROWS:
+            part = Block(records, self.columns.numeric, self.columns.others)
+        self._offer(layout.PREDICTIONS, (part, ids, predicted, ms), len(ids))
 
     def labels(self, rows: list[dict[str, Any]]) -> None:
         self._offer(layout.LABELS, rows, len(rows))

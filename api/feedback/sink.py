@@ -47,6 +47,11 @@ class Columns:
         # Positions of numeric features, in card order: the columns the model's float matrix has
         self.numeric = [i for i, f in enumerate(card.features) if f.kind == "numeric"]
         self.numeric_at = {i: j for j, i in enumerate(self.numeric)}
+        self.others = [
+            i
+            for i, f in enumerate(card.features)
+            if f.name not in drop and (f.kind != "numeric" or f.name in hashed)
+        ]
         self.kept = [
             (i, f.name, f.name in hashed, pa.string() if f.name in hashed else ARROW[f.kind])
             for i, f in enumerate(card.features)
@@ -77,20 +82,18 @@ class Columns:
             layout.PREDICTION: prediction,
         }
         matrix = None
-        rows = None
-        if self.numeric and len(chunks) * 16 > n:  # many small chunks: one pass over all rows
-            rows = [r for c in chunks for r in c[0].rows]
-            matrix = Records(rows).floats(self.numeric)
-        elif self.numeric:  # big chunks: the matrices the model used are cached on them
+        small = all(isinstance(c[0], Records) for c in chunks) and len(chunks) * 16 > n
+        if self.numeric and small:  # many small chunks: one pass over all their rows
+            joined = Records([r for c in chunks for r in c[0].rows])
+            matrix = joined.floats(self.numeric)
+        elif self.numeric:  # big chunks: the matrices the model used (cached, or kept)
             matrix = np.concatenate([c[0].floats(self.numeric) for c in chunks])
         for i, name, hashed, kind in self.kept:
             if i in self.numeric_at and not hashed and matrix is not None:
                 column = matrix[:, self.numeric_at[i]]
                 arrays[name] = pa.array(column, kind, mask=np.isnan(column))
                 continue
-            if rows is None:
-                rows = [r for c in chunks for r in c[0].rows]
-            values = [r[i] for r in rows]
+            values = [v for c in chunks for v in _values(c[0], i)]
             if hashed:
                 values = [self._hash(v) for v in values]
             arrays[name] = pa.array(values, kind)
@@ -108,6 +111,25 @@ class Columns:
                 layout.PREDICTION: pa.array([r["prediction"] for r in rows], label_type),
             }
         )
+
+
+class Block:
+    """A big chunk's values without its row tuples (made on the model thread, so thousands
+    of tuples don't outlive the request): the float matrix of the numeric features — the one
+    the model used, cached on its Records — and the other features as lists."""
+
+    def __init__(self, records: Records, numeric: list[int], others: Sequence[int]) -> None:
+        self.matrix = records.floats(numeric) if numeric else np.zeros((len(records), 0))
+        self.others = {i: [r[i] for r in records.rows] for i in others}
+
+    def floats(self, positions: Sequence[int]) -> np.ndarray:
+        return self.matrix
+
+
+def _values(part: Records | Block, position: int) -> list[Any]:
+    if isinstance(part, Block):
+        return part.others[position]
+    return [r[position] for r in part.rows]
 
 
 class Sink:

@@ -29,21 +29,24 @@ def serve(client: TestClient, rows: list[dict[str, Any]]) -> list[dict[str, Any]
     return predictions
 
 
+@pytest.mark.parametrize("repeat", [1, 8], ids=["rows", "block"])
 def test_every_feature_kind_keeps_its_type_and_missing_values(
-    client_for: ClientFn, mixed_dir: Path, tmp_path: Path
+    client_for: ClientFn, mixed_dir: Path, tmp_path: Path, repeat: int
 ) -> None:
+    """Small requests keep their rows, big ones (>= 16 rows) only columns: same file."""
     url = str(tmp_path / "cap")
     client = client_for(mixed_dir, capture=CaptureSettings(enabled=True, url=url))
     rows = [
         {"size": 9.5, "color": "red", "flag": True},
         {"size": None, "color": None, "flag": False},
         {"size": 12, "color": "violet", "flag": True},
-    ]
+    ] * repeat
     served = serve(client, rows)
     client.__exit__(None, None, None)
     frame = capture.read(url, capture.PREDICTIONS)
     assert frame[capture.ID].tolist() == [p["id"] for p in served]
     assert frame[capture.PREDICTION].tolist() == [p["prediction"] for p in served]
+    frame = frame.head(3)
     assert frame["size"].tolist()[::2] == [9.5, 12.0] and pd.isna(frame["size"][1])
     assert frame["color"][[0, 2]].tolist() == ["red", "violet"] and pd.isna(frame["color"][1])
     assert frame["flag"].tolist() == [True, False, True]
