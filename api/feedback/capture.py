@@ -59,7 +59,10 @@ class Capture:
         self.columns = Columns(card, settings.dropped, settings.hashed, hash_key)
         self.sink = Sink(settings.url, unique=settings.hashed)
         self.streams = {name: Stream(name) for name in layout.STREAMS}
-        self.lock = threading.Condition()
+        self.lock = threading.Lock()  # the buffers (held for a few appends at a time)
+        self.wake = threading.Event()  # close() wakes the thread at once
+        self.limit = settings.buffer_rows
+        self.total = 0  # rows in every stream's chunks and tables
         self.closing = False
         self.rng = np.random.default_rng()
         self._thread: threading.Thread | None = None
@@ -87,19 +90,15 @@ class Capture:
         self._offer(layout.LABELS, rows, len(rows))
 
     def _offer(self, name: str, chunk: Any, n: int) -> None:
+        stream = self.streams[name]
         with self.lock:
-            total = sum(s.rows for s in self.streams.values())
-            if self.closing or total + n > self.settings.buffer_rows:
-                dropped = True
-            else:
-                dropped = False
-                stream = self.streams[name]
+            dropped = self.closing or self.total + n > self.limit
+            if not dropped:
                 if not stream.rows:
                     stream.since = time.monotonic()
                 stream.chunks.append(chunk)
                 stream.rows += n
-                if stream.rows >= self.settings.file_rows:
-                    self.lock.notify()
+                self.total += n
         if dropped:
             self.quality.captured(name, "dropped", n)
 
@@ -113,7 +112,7 @@ class Capture:
         """Write everything buffered, then stop (waits at most CAPTURE_FLUSH_SECONDS + 10 s)."""
         with self.lock:
             self.closing = True
-            self.lock.notify()
+        self.wake.set()
         if self._thread is not None:
             self._thread.join(self.settings.flush_seconds + 10)
 
@@ -125,9 +124,9 @@ class Capture:
         backoff = 0.0
         next_expiry = time.monotonic()
         while True:
+            if not self.closing:
+                self.wake.wait(timeout=CONVERT_SECONDS)
             with self.lock:
-                if not self.closing:
-                    self.lock.wait(timeout=CONVERT_SECONDS)
                 closing = self.closing
                 raw = {name: s.chunks for name, s in self.streams.items()}
                 for stream in self.streams.values():
@@ -178,26 +177,36 @@ class Capture:
             log.exception("capture: %d %s rows could not be converted", n, stream.name)
             with self.lock:
                 stream.rows -= n
+                self.total -= n
             self.quality.captured(stream.name, "dropped", n)
             return
         stream.tables.append(table)
 
     def _write(self, stream: Stream) -> bool:
+        """Write the stream's tables as files of at most CAPTURE_FILE_ROWS rows; keep what
+        could not be written (False) for the next try."""
         table = pa.concat_tables(stream.tables)
-        first = pc.min(table[FIRST[stream.name]]).cast(pa.int64()).as_py()
-        try:
-            path = self.sink.write(stream.name, table, int(first))
-        except Exception as exc:  # any sink error: keep the rows, count, retry
-            self.quality.write_failed()
-            log.warning("capture: writing %s to %s failed: %s", stream.name, self.settings.url, exc)
-            return False
+        size = self.settings.file_rows
+        for offset in range(0, table.num_rows, size):
+            part = table.slice(offset, size)
+            first = pc.min(part[FIRST[stream.name]]).cast(pa.int64()).as_py()
+            try:
+                path = self.sink.write(stream.name, part, int(first))
+            except Exception as exc:  # any sink error: keep the rows, count, retry
+                self.quality.write_failed()
+                log.warning(
+                    "capture: writing %s to %s failed: %s", stream.name, self.settings.url, exc
+                )
+                stream.tables = [table.slice(offset)]
+                return False
+            with self.lock:
+                stream.rows -= part.num_rows
+                self.total -= part.num_rows
+                stream.since = time.monotonic() if stream.rows else 0.0
+            self.quality.file_written(stream.name)
+            self.quality.captured(stream.name, "written", part.num_rows)
+            log.debug("capture: %d rows -> %s", part.num_rows, path)
         stream.tables = []
-        with self.lock:
-            stream.rows -= table.num_rows
-            stream.since = time.monotonic() if stream.rows else 0.0
-        self.quality.file_written(stream.name)
-        self.quality.captured(stream.name, "written", table.num_rows)
-        log.debug("capture: %d rows -> %s", table.num_rows, path)
         return True
 
     def _give_up(self) -> None:
@@ -212,6 +221,7 @@ class Capture:
                     )
                     self.quality.captured(stream.name, "dropped", stream.rows)
                 stream.chunks, stream.rows = [], 0
+            self.total = 0
 
     def _expire(self) -> None:
         try:
