@@ -100,19 +100,25 @@ class PredictResponse(BaseModel):
 
 
 class FeedbackItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str = Field(description="The id /predict gave the prediction")
-    label: str | float = Field(description="The true class (classification) or value")
+    # Any JSON value: a label of the wrong type is refused for its item alone (the answer's
+    # `refused`), not for the whole request.
+    label: Any = Field(description="The true class name (classification) or value (regression)")
 
 
 class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     feedback: list[FeedbackItem] = Field(min_length=1, description="One to MAX_BATCH labels")
 
 
 class Refused(BaseModel):
     index: int = Field(description="Position of the item in the request")
     reason: str = Field(
-        description="malformed_item, malformed_id, bad_signature, expired_id, duplicate, "
-        "wrong_label_type or unknown_class"
+        description="malformed_id, bad_signature, expired_id, duplicate, wrong_label_type "
+        "or unknown_class"
     )
     detail: str
 

@@ -127,6 +127,7 @@ class Ledger:
 
     def _check(self, item: Any, now: float) -> tuple[Issued, Any]:
         if not isinstance(item, dict) or set(item) != {"id", "label"}:
+            # The route refuses such bodies with a 422; other callers get a per-item answer.
             raise IdError("malformed_item", 'each item must be {"id": …, "label": …}')
         issued = self.signer.read(item["id"])
         age = now - issued.served_at

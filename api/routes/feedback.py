@@ -21,6 +21,7 @@ from api.feedback.ledger import Ledger
 from api.schemas import Error, FeedbackResponse, ValidationErrors
 
 FEEDBACK_PATH = "/feedback"
+ITEM = 'must be {"id": "<id from /predict>", "label": <class name or value>}'
 
 
 def _items(body: bytes, max_items: int) -> list[Any]:
@@ -43,6 +44,14 @@ def _items(body: bytes, max_items: int) -> list[Any]:
         kind = "too_short" if not items else "too_long"
         msg = f"must hold 1 to {max_items} items (MAX_BATCH), not {len(items)}"
         raise RequestValidationError([{"type": kind, "loc": ("body", "feedback"), "msg": msg}])
+    errors = [
+        {"type": "model_type", "loc": ("body", "feedback", i), "msg": ITEM}
+        for i, item in enumerate(items)
+        if not (isinstance(item, dict) and set(item) == {"id", "label"})
+        or not isinstance(item["id"], str)
+    ]
+    if errors:  # the shape is the client's bug: the whole body; what the values say: per item
+        raise RequestValidationError(errors[:20])
     return items
 
 

@@ -87,9 +87,8 @@ def test_each_bad_item_is_refused_with_its_reason(keyed: TestClient, model_dir: 
         {"id": served[1]["id"], "label": 3.5},
         {"id": forged[0], "label": "benign"},
         {"id": "not-an-id", "label": "benign"},
-        {"id": served[2]["id"]},
-        "just a string",
-        {"id": served[2]["id"], "label": "benign", "extra": 1},
+        {"id": served[2]["id"], "label": None},
+        {"id": served[2]["id"], "label": ["benign"]},
     ]
     answer = keyed.post("/feedback", json={"feedback": items})
     assert answer.status_code == 200
@@ -102,13 +101,24 @@ def test_each_bad_item_is_refused_with_its_reason(keyed: TestClient, model_dir: 
         3: "wrong_label_type",
         4: "bad_signature",
         5: "malformed_id",
-        6: "malformed_item",
-        7: "malformed_item",
-        8: "malformed_item",
+        6: "wrong_label_type",
+        7: "wrong_label_type",
     }
     assert all(r["detail"] for r in body["refused"])
     refused = scrape(keyed)
-    assert value(refused, "model_feedback_refused_total", reason="malformed_item") == 3
+    assert value(refused, "model_feedback_refused_total", reason="wrong_label_type") == 3
+
+
+@pytest.mark.parametrize(
+    "item",
+    [{"id": "x"}, "just a string", {"id": "x", "label": "a", "extra": 1}, {"id": 5, "label": "a"}],
+)
+def test_an_item_of_the_wrong_shape_is_a_422_naming_it(keyed: TestClient, item: Any) -> None:
+    good = {"id": "x", "label": "a"}
+    answer = keyed.post("/feedback", json={"feedback": [good, item]})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "feedback", 1]
+    assert "feedback[1]" in answer.json()["detail"][0]["msg"]
 
 
 def test_integer_labels_match_integer_like_classes_only(keyed: TestClient, model_dir: Path) -> None:
