@@ -80,7 +80,7 @@ class GateParams:
 class MonitorParams:
     """`monitor`: live quality from the labels sent to /feedback, and when it alerts.
 
-    `make monitor-rules` writes monitoring/prometheus/rules/quality.yml from this section (the
+    The monitor-rules target writes monitoring/prometheus/rules/quality.yml from this section (the
     recording rules over `window` and the ModelQualityDrop alert); no stage reads it.
     """
 
@@ -93,7 +93,7 @@ class MonitorParams:
 
 @dataclass(frozen=True)
 class FeedbackParams:
-    """`feedback`: labelled production rows (`make feedback-data`) in the training data
+    """`feedback`: labelled production rows (the feedback-data target) in the training data
     (stage load reads `mode`; the join command reads `window_days`)."""
 
     mode: str = "append"  # append (to data.source) | replace (production rows only)

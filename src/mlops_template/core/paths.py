@@ -8,7 +8,7 @@ from pathlib import Path
 
 PARAMS = Path("params.yaml")
 SOURCE_DIR = Path("data/source")  # where a user's own data file goes (a dep of `load`)
-FEEDBACK_DIR = Path("data/feedback")  # labelled production rows (make feedback-data)
+FEEDBACK_DIR = Path("data/feedback")  # labelled production rows (see docs/feedback.md)
 FEEDBACK_TABLE = FEEDBACK_DIR / "labelled.parquet"  # DVC-tracked; read by `load` if present
 FEEDBACK_SUMMARY = FEEDBACK_DIR / "summary.json"  # what the table holds (for the retrain MR)
 RAW = Path("data/raw/dataset.parquet")

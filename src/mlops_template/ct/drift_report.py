@@ -35,7 +35,7 @@ from mlops_template.core import bundle, capture, card, drift, paths, schema
 from mlops_template.core.card import ModelCard
 from mlops_template.core.errors import ModelLoadError, StageError
 from mlops_template.core.predict import predict_frame
-from mlops_template.ct import two_sample
+import mlops_template.ct.two_sample as two_sample
 from mlops_template.stages import datasets
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Labelled production rows in the training data: how `load` combines `data.source` with
-data/feedback/labelled.parquet (written by `python -m mlops_template.ct.feedback_data`).
+data/feedback/labelled.parquet (written by ct/feedback_data.py, the feedback-data target).
 
 No table, no change. `feedback.mode: append` adds its rows after the source's; `replace`
 trains on them alone (the source still fixes the columns and their order). The combined
@@ -34,7 +34,7 @@ def combine(source: pd.DataFrame, params: FeedbackParams) -> pd.DataFrame:
         raise StageError(
             f"{paths.FEEDBACK_TABLE}: columns differ from data.source's "
             f"(missing: {', '.join(missing) or '-'}; extra: {', '.join(extra) or '-'}); "
-            "run `make feedback-data` again"
+            "join the capture again (docs/feedback.md)"
         )
     rows = rows[columns]
     for column in columns:  # the source's dtypes, where the values allow it
