@@ -51,7 +51,13 @@ def test_every_dashboard_query_answers_and_drift_alert_fires_only_on_drift(
     bad = {"records": [{"no_such_feature": 1}]}
     send(api.url, rows[:50])
     assert http_json(f"{api.url}/predict", bad)[0] == 422
-    for series in ('http_requests_total{route="/predict"}', "model_input_validation_errors_total"):
+    forged = {"feedback": [{"id": "not-an-id", "label": "x"}]}
+    assert http_json(f"{api.url}/feedback", forged)[1]["accepted"] == 0
+    for series in (
+        'http_requests_total{route="/predict"}',
+        "model_input_validation_errors_total",
+        "model_feedback_refused_total",
+    ):
         wait_until(lambda: prometheus.query(series), 20, f"first scrape of {series}")
     answers = send(api.url, rows[50:])
     assert http_json(f"{api.url}/predict", bad)[0] == 422
@@ -59,6 +65,7 @@ def test_every_dashboard_query_answers_and_drift_alert_fires_only_on_drift(
     served = [p for answer in answers for p in answer["predictions"]][:100]
     labels = [{"id": p["id"], "label": p["prediction"]} for p in served]
     assert http_json(f"{api.url}/feedback", {"feedback": labels})[1]["accepted"] == 100
+    assert http_json(f"{api.url}/feedback", forged)[1]["accepted"] == 0
 
     # Counters from both workers are merged: every predicted row is counted exactly once.
     total = 'sum(model_predictions_total{job="api"})'
