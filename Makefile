@@ -102,6 +102,19 @@ feedback-data: install ## Join the API's captured rows with their /feedback labe
 
 .PHONY: drift-report retrain feedback-data
 
+# --- Hyperparameter search (params tune.*; docs/tuning.md) ---
+TRIALS ?=
+APPLY ?=
+
+tune: install ## Search the model's hyperparameters on train/validation → reports/tune.json + tune.md (TRIALS=n; APPLY=1 writes the winner into params.yaml)
+	dvc repro preprocess
+	python -m mlops_template.tuning.search $(if $(TRIALS),--trials $(TRIALS)) $(if $(APPLY),--apply)
+
+tune-apply: install ## Write the best params of reports/tune.json into params.yaml (then `make train`)
+	python -m mlops_template.tuning.apply
+
+.PHONY: tune tune-apply
+
 # --- CI/report (the merge-request report; .gitlab-ci.yml, docs/ci.md) ---
 TARGET_REF ?=
 

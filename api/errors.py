@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from api.routes import PREDICT_PATH
+from api.routes import is_inference
 
 
 class ModelNotReady(Exception):
@@ -62,7 +62,7 @@ def field_name(loc: tuple[Any, ...]) -> str:
 
 
 def _count(request: Request, why: str) -> None:
-    if request.url.path == PREDICT_PATH:
+    if is_inference(request.url.path):
         request.app.state.telemetry.rejected(why)
 
 

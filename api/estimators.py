@@ -27,14 +27,42 @@ def linear_weights(est: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
+def _session(onx: Any, output: str) -> Any:
+    """An onnxruntime session (one thread: one core per worker) that has output `output`."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        onx.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+    )
+    if output not in [o.name for o in session.get_outputs()]:
+        raise Unsupported(f"ONNX model has no output {output!r}")
+    return session
+
+
+def _reason(exc: Exception) -> str:
+    """One short line: converters put whole attribute dumps (megabytes) in their messages."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
 def export_onnx(estimator: Any, width: int, task: str) -> tuple[Any, type, str]:
     """(onnxruntime session, input dtype, output name) for `estimator` on `width` features."""
-    import onnxruntime as ort
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
-    options = {id(estimator): {"zipmap": False}} if task == "classification" else {}
     output = "probabilities" if task == "classification" else "variable"
+    if type(estimator).__name__.startswith("HistGradientBoosting"):
+        from api import boosting  # skl2onnx can't convert these here: the node is built directly
+
+        try:
+            return _session(boosting.onnx_model(estimator, width, task), output), np.float64, output
+        except Unsupported:
+            raise
+        except Exception as exc:  # onnx/onnxruntime raise many types on a model they refuse
+            raise Unsupported(f"ONNX export failed: {_reason(exc)}") from None
+    options = {id(estimator): {"zipmap": False}} if task == "classification" else {}
     errors = []
     # Double precision first (exact parity); some estimators only convert in float32.
     for tensor, dtype in ((DoubleTensorType, np.float64), (FloatTensorType, np.float32)):
@@ -45,16 +73,9 @@ def export_onnx(estimator: Any, width: int, task: str) -> tuple[Any, type, str]:
                 options=options,
                 target_opset={"": 17, "ai.onnx.ml": 3},
             )
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = opts.inter_op_num_threads = 1  # one core per worker
-            session = ort.InferenceSession(
-                onx.SerializeToString(), opts, providers=["CPUExecutionProvider"]
-            )
-            if output not in [o.name for o in session.get_outputs()]:
-                raise Unsupported(f"ONNX model has no output {output!r}")
-            return session, dtype, output
+            return _session(onx, output), dtype, output
         except Exception as exc:  # skl2onnx/onnxruntime raise many types on unsupported models
-            errors.append(f"{tensor.__name__}: {type(exc).__name__}: {exc}")
+            errors.append(f"{tensor.__name__}: {_reason(exc)}")
     raise Unsupported("ONNX export failed: " + "; ".join(errors))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from mlops_template.core.card import ModelCard
 from mlops_template.core.errors import CardError
@@ -27,9 +28,12 @@ from api.feedback.ledger import Ledger
 from api.telemetry.recorder import Telemetry
 from api.records import Parser
 from api.middleware import LimitBody, Observe
-from api.routes import feedback, health, model, predict, scrape
+from api.routes import feedback, health, model, predict, scrape, v2
 from api.settings import Settings
 from api.state import State, load, read_card
+from api.v2 import endpoints as v2_endpoints
+from api.v2 import schemas as v2_schemas
+from api.v2.codec import V2Codec
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +41,9 @@ log = logging.getLogger(__name__)
 def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
     """FastAPI's schema plus the /predict request body (validated by the route itself)."""
     if app.openapi_schema is None:
+        routes = [*app.routes, *v2.documented(bool(app.state.protected))]  # V2 infer: see v2
         schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
+            title=app.title, version=app.version, description=app.description, routes=routes
         )
         body = request_model.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -49,6 +54,7 @@ def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
         )
         components.update(feedback_body.pop("$defs", {}))
         components["FeedbackRequest"] = feedback_body
+        components.update(v2_schemas.components())
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -123,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ledger = Ledger(signer, loaded.card, settings.feedback, telemetry.quality, capture)
             app.state.ledger = ledger
             app.state.batcher = Batcher(parser, loaded, telemetry, ledger)
+            app.state.v2_codec = V2Codec(loaded.card, settings.max_batch)
         telemetry.start()
         # Everything loaded so far (sklearn, pandas, the model) lives as long as the process:
         # keep it out of the cyclic GC, whose full passes over it were the p99 latency.
@@ -151,9 +158,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.model = State(card=card, error="still loading")
     errors.install(app)
+    app.add_exception_handler(HTTPException, v2_endpoints.http_error)  # {"error": …} under /v2
     request_model = schemas.request_model(card, settings.max_batch)
     protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
-    routers = [predict.build(protected)]
+    app.state.protected = protected
+    routers = [predict.build(protected), v2.build(protected)]  # the busy routes first
     routers += [feedback.build(protected)]
     routers += [health.router, model.build(protected), scrape.router]
     for router in routers:

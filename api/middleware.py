@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import BodyTooLarge
-from api.routes import PREDICT_PATH
+from api.routes import is_inference, is_v2
 from api.telemetry.recorder import Telemetry
 
 
@@ -39,9 +39,12 @@ class Observe:
             await self.app(scope, receive, send_status)
         finally:
             self.telemetry.active -= 1
-            # No route has path parameters, so the path is the route template. Unknown paths
-            # share one label, so scanners can't blow up the number of series.
+            # The route template is the label (the path itself for routes without path
+            # parameters; the V2 routes' template, e.g. /v2/models/{name}/infer, for the
+            # others). Unknown paths share one label, so scanners can't blow up the series.
             path = scope["path"]
+            if path not in self.paths:
+                path = getattr(scope.get("route"), "path", "")
             label = path if path in self.paths else "unmatched"
             self.telemetry.http(label, scope["method"], status, time.perf_counter() - started)
 
@@ -56,10 +59,11 @@ class LimitBody:
             return
         for key, value in scope["headers"]:
             if key == b"content-length" and value.isdigit() and int(value) > self.limit:
-                if scope["path"] == PREDICT_PATH:
+                if is_inference(scope["path"]):
                     self.telemetry.rejected("body_too_large")
                 error = BodyTooLarge(self.limit)
-                response = JSONResponse({"detail": error.detail}, status_code=413)
+                key = "error" if is_v2(scope["path"]) else "detail"  # the V2 protocol's shape
+                response = JSONResponse({key: error.detail}, status_code=413)
                 await response(scope, receive, send)
                 return
         received = 0

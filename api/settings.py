@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     graceful_timeout: int = Field(30, ge=1, description="Seconds in-flight requests get on SIGTERM")
     timeout: int = Field(60, ge=1, description="gunicorn worker timeout in seconds")
     log_level: str = "info"
+    protocol: Literal["v2"] = Field(
+        "v2",
+        description="The KServe protocol the server speaks next to /predict (KServe reads "
+        "PROTOCOL from the predictor's container): the Open Inference Protocol, v2 only",
+    )
     otel: bool = Field(
         False, description="FastAPI's OpenTelemetry tracing/metrics/logs (needs an OTel provider)"
     )

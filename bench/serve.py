@@ -6,12 +6,17 @@ Starts, one worker each, side by side:
   * api  — `python -m api` with WORKERS=1: validation, inference, ids, all metrics on;
   * capture — the same with CAPTURE_ENABLED=true at 100 % sampling (Parquet to a temp folder).
 and loads them with wrk in alternating runs (single record, 32 connections; median of
---rounds runs each), then api and capture with batches of 256 records, then /feedback of the
-api server with 1 and with 100 labels per request (every id distinct, signed with the key the
-server has, so each label is accepted).
-Prints a markdown table (req/s, p50, p99, ratio; rows/s for the batches, labels/s).
+--rounds runs each), then with batches of 256 records. The api's Open Inference Protocol
+endpoint (`/v2/models/{name}/infer`, one tensor per feature) takes the same rows in the same
+rounds, alternating with /predict, so the V2/predict ratios come from one run. Last, /feedback
+of the api server with 1 and with 100 labels per request (every id distinct, signed with the
+key the server has, so each label is accepted).
+`--also DIR` serves a second model bundle (e.g. a gradient-boosting one, trained on the same
+data) as a fourth server in the same alternation, and adds its rows.
+Prints markdown tables (req/s, p50, p99, ratio; rows/s for the batches, labels/s; server CPU
+per request).
 
-    python bench/serve.py [--duration 10] [--connections 32] [--model-dir model]
+    python bench/serve.py [--duration 10] [--connections 32] [--model-dir model] [--also DIR]
 
 wrk and the server share this machine's cores, so compare the ratio, not absolute numbers.
 """
@@ -19,20 +24,17 @@ wrk and the server share this machine's cores, so compare the ratio, not absolut
 import argparse
 import json
 import os
-import re
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from harness import free_port, log, measured, median, stop, wait_ready, wrk
+
 ROOT = Path(__file__).resolve().parents[1]
+FEEDBACK_KEY = "bench-feedback-key-0123456789abcdefghij"  # pragma: allowlist secret
 
 
 def bare_app() -> Any:
@@ -58,141 +60,20 @@ def bare_app() -> Any:
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def v2_body(card: Any, record: dict[str, Any], rows: int) -> dict[str, Any]:
+    """The same rows as an Open Inference Protocol request: one tensor per feature."""
+    from api.v2.tensors import DECLARED
 
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} not ready after {seconds} s")
-
-
-FEEDBACK_KEY = "bench-feedback-key-0123456789abcdefghij"  # pragma: allowlist secret
-
-
-def start(kind: str, port: int, model_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
-    env["MODEL_DIR"] = str(model_dir)
-    env["FEEDBACK_KEY"] = FEEDBACK_KEY
-    if kind == "capture":
-        env["CAPTURE_ENABLED"] = "true"
-        env["CAPTURE_URL"] = tempfile.mkdtemp(prefix="bench-capture-")
-    env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-prom-")
-    env["PYTHONPATH"] = str(ROOT / "bench")  # gunicorn imports `serve:bare_app()` from here
-    if kind in ("api", "capture"):
-        command = [sys.executable, "-m", "api"]
-    else:
-        command = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_conf"]
-        command.append("serve:bare_app()")
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=-2)
-    wait_ready(f"http://127.0.0.1:{port}/ready", process)
-    return process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def to_ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(
-    url: str, body: str | Path, connections: int, duration: int, workdir: Path
-) -> dict[str, float]:
-    """Run wrk with a POST body (or, for a Path, each line of that file in turn); requests/s,
-    p50 and p99 in ms, and non-2xx count."""
-    script = workdir / "post.lua"
-    body_file = workdir / "body.json"
-    if isinstance(body, Path):
-        script.write_text(
-            'wrk.method = "POST"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            "local bodies = {}\n"
-            f'for line in io.lines("{body}") do bodies[#bodies + 1] = line end\n'
-            "local i = 0\n"
-            "request = function()\n"
-            "  i = i % #bodies + 1\n"
-            "  return wrk.format(nil, nil, nil, bodies[i])\n"
-            "end\n"
-        )
-    else:
-        body_file.write_text(body)
-        script.write_text(
-            'wrk.method = "POST"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'local f = io.open("{body_file}", "r"); wrk.body = f:read("*a"); f:close()\n'
-        )
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script)]
-    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert rps is not None, out
-    return {
-        "rps": float(rps.group(1)),
-        "p50": to_ms(latency["50"]) if "50" in latency else float("nan"),
-        "p99": to_ms(latency["99"]) if "99" in latency else float("nan"),
-        "errors": float(errors.group(1)) if errors else 0.0,
-    }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (the gunicorn workers), so a
-    cost can be compared per request even while other load on the machine moves req/s."""
-    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return total
-
-
-def timed(
-    process: subprocess.Popen[bytes], url: str, body: str | Path, c: int, duration: int, tmp: Path
-) -> dict[str, float]:
-    """A wrk run plus the server's CPU time per request in µs."""
-    before = cpu_seconds(process.pid)
-    run = wrk(url, body, c, duration, tmp)
-    requests = run["rps"] * duration
-    run["cpu_us"] = 1e6 * (cpu_seconds(process.pid) - before) / requests if requests else 0.0
-    return run
-
-
-def log(kind: str, run: dict[str, float]) -> dict[str, float]:
-    """Each run on stderr as it ends: the spread behind the medians."""
-    cpu = f"  cpu {run['cpu_us']:7.1f} us/req" if "cpu_us" in run else ""
-    sys.stderr.write(f"{kind:5s} {run['rps']:8.0f} req/s  p99 {run['p99']:6.2f} ms{cpu}\n")
-    return run
-
-
-def median(runs: list[dict[str, float]], key: str) -> float:
-    return float(statistics.median(r[key] for r in runs))
+    inputs = [
+        {
+            "name": f.name,
+            "shape": [rows],
+            "datatype": DECLARED[f.kind],
+            "data": [record[f.name]] * rows,
+        }
+        for f in card.features
+    ]
+    return {"inputs": inputs}
 
 
 def feedback_bodies(model_dir: Path, labels: int, count: int, path: Path) -> Path:
@@ -217,45 +98,139 @@ def feedback_bodies(model_dir: Path, labels: int, count: int, path: Path) -> Pat
     return path
 
 
+def start(kind: str, port: int, model_dir: Path, log_file: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
+    env["MODEL_DIR"] = str(model_dir)
+    env["FEEDBACK_KEY"] = FEEDBACK_KEY
+    if kind == "capture":
+        env["CAPTURE_ENABLED"] = "true"
+        env["CAPTURE_URL"] = tempfile.mkdtemp(prefix="bench-capture-")
+    env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-prom-")
+    env["PYTHONPATH"] = str(ROOT / "bench")  # gunicorn imports `serve:bare_app()` from here
+    if kind == "bare":
+        command = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_conf"]
+        command.append("serve:bare_app()")
+    else:
+        command = [sys.executable, "-m", "api"]
+    with log_file.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=-2)
+    wait_ready(f"http://127.0.0.1:{port}/ready", process)
+    return process
+
+
 def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
     """All servers up at once; wrk runs alternate between them so load drift hits all alike."""
-    ports = {"bare": free_port(), "api": free_port(), "capture": free_port()}
-    servers = {k: start(k, port, args.model_dir, tmp / f"{k}.log") for k, port in ports.items()}
-    urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
-    feedback_url = f"http://127.0.0.1:{ports['api']}/feedback"
-    runs: dict[str, list[dict[str, float]]] = {
-        k: [] for k in ("bare", "api", "capture", "batch", "capture-batch", "fb1", "fb100")
+    dirs = {"bare": args.model_dir, "api": args.model_dir, "capture": args.model_dir}
+    if args.also is not None:  # a second model, served by the same server code
+        dirs["also"] = args.also
+    ports = {k: free_port() for k in dirs}
+    servers = {
+        k: start(k if k in ("bare", "capture") else "api", ports[k], dirs[k], tmp / f"{k}.log")
+        for k in dirs
     }
-    # Enough distinct ids that no label is refused as a duplicate (about 6,000 req/s at most).
-    singles = feedback_bodies(
-        args.model_dir, 1, 8000 * (args.duration * args.rounds + 2), tmp / "fb1"
-    )
-    hundreds = feedback_bodies(
-        args.model_dir, 100, 300 * (args.duration * args.rounds + 2), tmp / "fb100"
-    )
+    servers["v2"] = servers["api"]
+    urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
+    urls["v2"] = f"http://127.0.0.1:{ports['api']}/v2/models/{bodies['model']}/infer"
+    singles = ["bare", "api", "v2", "capture", *(["also"] if "also" in dirs else [])]
+    batches = [("batch", "api", "batch"), ("v2batch", "v2", "v2batch")]
+    batches.append(("capture-batch", "capture", "batch"))
+    if "also" in dirs:
+        batches.append(("also-batch", "also", "batch"))
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in [*singles, *(b[0] for b in batches)]}
+    # Enough distinct ids that no label is refused as a duplicate (about 8,000 req/s at most).
+    seconds = args.duration * args.rounds + 2
+    feedback = {
+        "fb1": (feedback_bodies(args.model_dir, 1, 8000 * seconds, tmp / "fb1"), args.connections),
+        "fb100": (feedback_bodies(args.model_dir, 100, 300 * seconds, tmp / "fb100"), 8),
+    }
+    feedback_url = f"http://127.0.0.1:{ports['api']}/feedback"
     try:
-        for kind in servers:  # warm-up
-            wrk(urls[kind], bodies["one"], args.connections, 2, tmp)
+        for kind in singles:  # warm-up
+            wrk(urls[kind], bodies["v2one" if kind == "v2" else "one"], args.connections, 2, tmp)
         for _ in range(args.rounds):
-            for kind in ("bare", "api", "capture"):
-                run = timed(
-                    servers[kind], urls[kind], bodies["one"], args.connections, args.duration, tmp
+            for kind in singles:
+                body = bodies["v2one" if kind == "v2" else "one"]
+                run = measured(
+                    servers[kind], urls[kind], body, args.connections, args.duration, tmp
                 )
                 runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
-            for kind, name in (("api", "batch"), ("capture", "capture-batch")):
-                run = timed(servers[kind], urls[kind], bodies["batch"], 8, args.duration, tmp)
-                runs[name].append(log(name, run))
+            for kind, url, body in batches:
+                run = measured(servers[url], urls[url], bodies[body], 8, args.duration, tmp)
+                runs[kind].append(log(kind, run))
         for _ in range(args.rounds):
-            runs["fb1"].append(
-                log("fb1", wrk(feedback_url, singles, args.connections, args.duration, tmp))
-            )
-            runs["fb100"].append(log("fb100", wrk(feedback_url, hundreds, 8, args.duration, tmp)))
+            for kind, (lines, c) in feedback.items():
+                run = measured(servers["api"], feedback_url, lines, c, args.duration, tmp)
+                runs.setdefault(kind, []).append(log(kind, run))
     finally:
-        for process in servers.values():
+        for process in {id(p): p for p in servers.values()}.values():
             stop(process)
-    metrics = ("rps", "p50", "p99", "errors", "cpu_us")
-    return {k: {m: median(v, m) for m in metrics if v and m in v[0]} for k, v in runs.items()}
+    keys = ("rps", "p50", "p99", "errors", "cpu_us")
+    return {k: {m: median(v, m) for m in keys} for k, v in runs.items() if v}
+
+
+def row(name: str, r: dict[str, float], per: int = 1, unit: str = "rows", ratio: str = "–") -> str:
+    """One table row: req/s (and rows/s for a batch), p50, p99, the ratio column, non-2xx."""
+    rate = f"{r['rps']:.0f}" + (f" (= {per * r['rps']:,.0f} {unit}/s)" if per > 1 else "")
+    return f"| {name} | {rate} | {r['p50']:.2f} | {r['p99']:.2f} | {ratio} | {r['errors']:.0f} |"
+
+
+def table(args: Any, result: dict[str, Any]) -> list[str]:
+    bare, one, batch = result["bare"], result["api"], result["batch"]
+    v2, v2batch = result["v2"], result["v2batch"]
+    cap, cap_batch = result["capture"], result["capture-batch"]
+
+    def vs_bare(r: dict[str, float]) -> str:
+        return f"{100 * r['rps'] / bare['rps']:.0f} %"
+
+    lines = [
+        f"| 1 worker each; wrk -t1 -c{args.connections}; median of {args.rounds} alternating "
+        f"{args.duration} s runs | req/s | p50 ms | p99 ms | vs bare | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|",
+        row("bare validating endpoint, 1 record", bare, ratio="100 %"),
+        row("`/predict`, 1 record, all metrics", one, ratio=vs_bare(one)),
+        row("`/predict`, batch of 256 (-c8)", batch, 256),
+        row("`/v2/models/{name}/infer`, 1 record, all metrics", v2, ratio=vs_bare(v2)),
+        row("`/v2/models/{name}/infer`, batch of 256 (-c8)", v2batch, 256),
+        row(
+            "`/predict`, 1 record, capture on (100 %)",
+            cap,
+            ratio=f"{vs_bare(cap)} ({100 * cap['rps'] / one['rps']:.0f} % of capture off)",
+        ),
+        row(
+            "`/predict`, batch of 256, capture on (100 %)",
+            cap_batch,
+            256,
+            ratio=f"{100 * cap_batch['rps'] / batch['rps']:.0f} % of capture off",
+        ),
+        row("`/feedback`, 1 label", result["fb1"], ratio=vs_bare(result["fb1"])),
+        row("`/feedback`, 100 labels (-c8)", result["fb100"], 100, "labels"),
+    ]
+    if args.also is not None:
+        from api.state import read_card
+
+        family, also = read_card(args.also).model, result["also"]
+        lines += [
+            row(f"`/predict`, 1 record, `{family}` model", also, ratio=vs_bare(also)),
+            row(f"`/predict`, batch of 256, `{family}` model", result["also-batch"], 256),
+        ]
+    cpu = [("`/predict`, 1 record", "api"), ("`/v2/models/{name}/infer`, 1 record", "v2")]
+    cpu += [("`/predict`, batch of 256", "batch"), ("`/v2/models/{name}/infer`, batch", "v2batch")]
+    cpu += [("`/predict`, 1 record, capture on", "capture")]
+    cpu += [("`/predict`, batch of 256, capture on", "capture-batch")]
+    cpu += [("`/feedback`, 1 label", "fb1"), ("`/feedback`, 100 labels", "fb100")]
+    lines += ["", "| server CPU per request (worker, median) | µs |", "|---|---:|"]
+    lines += [f"| {name} | {result[key]['cpu_us']:.0f} |" for name, key in cpu]
+    lines += [
+        "",
+        f"V2 / `/predict` (same run): 1 record {100 * v2['rps'] / one['rps']:.0f} % of the req/s, "
+        f"batch of 256 {100 * v2batch['rps'] / batch['rps']:.0f} %. Capture on / off: 1 record "
+        f"{100 * cap['rps'] / one['rps']:.0f} % of the req/s "
+        f"({100 * (cap['cpu_us'] / one['cpu_us'] - 1):+.0f} % CPU per request), batch of 256 "
+        f"{100 * cap_batch['rps'] / batch['rps']:.0f} % "
+        f"({100 * (cap_batch['cpu_us'] / batch['cpu_us'] - 1):+.0f} % CPU per request).",
+    ]
+    return lines
 
 
 def main() -> None:
@@ -264,58 +239,25 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per server")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model")
+    parser.add_argument("--also", type=Path, help="a second model bundle to serve alongside")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     from api.schemas import example_record
     from api.state import read_card
 
-    record = example_record(read_card(args.model_dir))
+    card = read_card(args.model_dir)
+    record = example_record(card)
     bodies = {
+        "model": card.name,
         "one": json.dumps({"records": [record]}),
         "batch": json.dumps({"records": [record] * 256}),
+        "v2one": json.dumps(v2_body(card, record, 1)),
+        "v2batch": json.dumps(v2_body(card, record, 256)),
     }
     with tempfile.TemporaryDirectory() as tmp:
         result = main_runs(args, bodies, Path(tmp))
-    bare, one, batch = result["bare"], result["api"], result["batch"]
-    cap, cap_batch = result["capture"], result["capture-batch"]
-    fb1, fb100 = result["fb1"], result["fb100"]
-    c = args.connections
-    lines = [
-        f"| 1 worker each; wrk -t1 -c{c}; median of {args.rounds} alternating {args.duration} s "
-        "runs | req/s | p50 ms | p99 ms | vs bare | non-2xx |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| bare validating endpoint, 1 record | {bare['rps']:.0f} | {bare['p50']:.2f} "
-        f"| {bare['p99']:.2f} | 100 % | {bare['errors']:.0f} |",
-        f"| `/predict`, 1 record, all metrics | {one['rps']:.0f} | {one['p50']:.2f} "
-        f"| {one['p99']:.2f} | {100 * one['rps'] / bare['rps']:.0f} % | {one['errors']:.0f} |",
-        f"| `/predict`, batch of 256 (-c8) | {batch['rps']:.0f} "
-        f"(= {256 * batch['rps']:,.0f} rows/s) | {batch['p50']:.2f} | {batch['p99']:.2f} | – "
-        f"| {batch['errors']:.0f} |",
-        f"| `/predict`, 1 record, capture on (100 %) | {cap['rps']:.0f} | {cap['p50']:.2f} "
-        f"| {cap['p99']:.2f} | {100 * cap['rps'] / bare['rps']:.0f} % "
-        f"({100 * cap['rps'] / one['rps']:.0f} % of capture off) | {cap['errors']:.0f} |",
-        f"| `/predict`, batch of 256, capture on (100 %) | {cap_batch['rps']:.0f} "
-        f"(= {256 * cap_batch['rps']:,.0f} rows/s, {100 * cap_batch['rps'] / batch['rps']:.0f} % "
-        f"of capture off) | {cap_batch['p50']:.2f} | {cap_batch['p99']:.2f} | – "
-        f"| {cap_batch['errors']:.0f} |",
-        f"| `/feedback`, 1 label | {fb1['rps']:.0f} | {fb1['p50']:.2f} | {fb1['p99']:.2f} "
-        f"| {100 * fb1['rps'] / bare['rps']:.0f} % | {fb1['errors']:.0f} |",
-        f"| `/feedback`, 100 labels (-c8) | {fb100['rps']:.0f} "
-        f"(= {100 * fb100['rps']:,.0f} labels/s) | {fb100['p50']:.2f} | {fb100['p99']:.2f} | – "
-        f"| {fb100['errors']:.0f} |",
-    ]
-    lines += [
-        "",
-        "| server CPU per request (master + worker, median) | capture off "
-        "| capture on (100 %) | change |",
-        "|---|---:|---:|---:|",
-        f"| `/predict`, 1 record | {one['cpu_us']:.0f} µs | {cap['cpu_us']:.0f} µs "
-        f"| {100 * (cap['cpu_us'] / one['cpu_us'] - 1):+.0f} % |",
-        f"| `/predict`, batch of 256 | {batch['cpu_us']:.0f} µs | {cap_batch['cpu_us']:.0f} µs "
-        f"| {100 * (cap_batch['cpu_us'] / batch['cpu_us'] - 1):+.0f} % |",
-    ]
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write("\n".join(table(args, result)) + "\n")
 
 
 if __name__ == "__main__":

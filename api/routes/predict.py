@@ -9,6 +9,7 @@ points at it).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from api import deps
+from api.codecs import Codec, InputError, Reply
 from api.deps import ApiKey
 from api.errors import OutputNotFinite
 from api.feedback.ledger import Ledger
@@ -30,21 +32,38 @@ from api.state import Loaded
 REQUEST_SCHEMA = "PredictRequest"
 
 
+class PredictCodec:
+    """`/predict`: `{"records": [...]}` in, `{"model_version", "predictions"}` out."""
+
+    def __init__(self, parser: Parser, model: Loaded) -> None:
+        self.parser, self.model = parser, model
+
+    def read(self, body: bytes) -> tuple[Records, Reply]:
+        return self.parser.parse(body), self.reply
+
+    def reply(self, result: np.ndarray, classification: bool, ids: list[str]) -> bytes:
+        return orjson.dumps(shape(self.model, result, classification, ids))
+
+
 def handle_many(
-    bodies: list[bytes], parser: Parser, model: Loaded, telemetry: Telemetry, ledger: Ledger
+    jobs: Sequence[tuple[bytes, Codec]], model: Loaded, telemetry: Telemetry, ledger: Ledger
 ) -> list[bytes | Exception]:
-    """Answer several requests with one model run (runs in the model thread)."""
+    """Answer several requests, of any protocol, with one model run (in the model thread).
+
+    Every answered row gets its signed prediction id (and is captured, when capture is on)
+    through the one `ledger.served` call, whichever protocol asked."""
     results: list[bytes | Exception] = []
-    parts: list[tuple[int, Records]] = []  # (result index, records) of valid bodies
-    for body in bodies:
+    parts: list[tuple[int, Records, Reply]] = []  # (result index, records, reply) of valid bodies
+    for body, codec in jobs:
         try:
-            parts.append((len(results), parser.parse(body)))
+            records, reply = codec.read(body)
+            parts.append((len(results), records, reply))
             results.append(b"")
-        except RequestValidationError as exc:
+        except (RequestValidationError, InputError) as exc:
             results.append(exc)
     if not parts:
         return results
-    records = Records.join([part for _, part in parts])
+    records = Records.join([part for _, part, _ in parts])
     started = time.perf_counter()
     out = model.backend.run(records)
     seconds = time.perf_counter() - started
@@ -53,7 +72,7 @@ def handle_many(
     finite = np.isfinite(result) if result.ndim == 1 else np.isfinite(result).all(axis=1)
     good: list[np.ndarray] = []
     offset = 0
-    for index, part in parts:
+    for index, part, reply in parts:
         span = slice(offset, offset + len(part))
         offset += len(part)
         if not finite[span].all():
@@ -68,11 +87,10 @@ def handle_many(
         best = result[take].argmax(axis=1) if classification else None
         ids = ledger.served(records, best, None if classification else result[take])
         at = 0
-        for index, part in parts:
+        for index, part, reply in parts:
             if results[index] == b"":
                 n = len(part)
-                mine = result[take[at : at + n]]
-                results[index] = orjson.dumps(shape(model, mine, classification, ids[at : at + n]))
+                results[index] = reply(result[take[at : at + n]], classification, ids[at : at + n])
                 at += n
         telemetry.received(records)
         calls = len(good)

@@ -17,7 +17,11 @@ import yaml
 
 from tests.support.shell import ROOT
 
-CI_FILES = [ROOT / ".gitlab-ci.yml", ROOT / "ci" / "retrain.gitlab-ci.yml"]
+CI_FILES = [
+    ROOT / ".gitlab-ci.yml",
+    ROOT / "ci" / "retrain.gitlab-ci.yml",
+    ROOT / "ci" / "tune.gitlab-ci.yml",  # the child pipeline of the manual `tune` job
+]
 CHECK = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci"]
 
 
@@ -82,10 +86,27 @@ def test_every_job_uses_a_declared_stage() -> None:
         assert job.get("stage", "test") in stages, f"job {name}: unknown stage"
 
 
+def test_the_tune_job_starts_its_child_pipeline_whose_jobs_use_its_stages() -> None:
+    tune = jobs(pipeline())["tune"]
+    assert tune["trigger"]["include"] == "ci/tune.gitlab-ci.yml"
+    assert tune["rules"] == [
+        {
+            "if": '$CI_PIPELINE_SOURCE == "merge_request_event"',
+            "when": "manual",
+            "allow_failure": True,  # optional: the MR pipeline passes without it
+        }
+    ]
+    child = yaml.safe_load((ROOT / "ci" / "tune.gitlab-ci.yml").read_text())
+    for name, job in jobs(child).items():
+        assert job["stage"] in child["stages"], f"ci/tune.gitlab-ci.yml: job {name}: stage"
+    assert isinstance(jobs(child)["tune:search"]["parallel"], int)
+
+
 def test_jobs_call_existing_make_targets_and_scripts() -> None:
     makefile = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([a-zA-Z_-]+):", makefile, flags=re.MULTILINE))
-    for name, job in jobs(pipeline()).items():
+    child = yaml.safe_load((ROOT / "ci" / "tune.gitlab-ci.yml").read_text())
+    for name, job in {**jobs(pipeline()), **jobs(child)}.items():
         lines = [*job.get("script", []), *job.get("before_script", [])]
         for line in lines:
             for target in re.findall(r"\bmake ([a-z_-]+)", line):

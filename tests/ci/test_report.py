@@ -55,6 +55,17 @@ def test_report_compares_branch_with_target(mr_repo: Path) -> None:
     assert len(re.findall(r"^\| \d+ \|", epochs, flags=re.MULTILINE)) == 20
     found = images(report, mr_repo / "report")
     assert {"Training loss", "Confusion matrix", "ROC"} <= set(found)
+    # Why it decides: importance chart, reliability plot, per-class table, and the change
+    # against main's model with a paired bootstrap interval (same test rows on both branches).
+    assert {"Permutation importance", "Calibration"} <= set(found)
+    per_class = report.split("## Per class (test split)")[1].split("##")[0]
+    assert re.search(r"^\| benign \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 72 \|$", per_class, re.M)
+    change = report.split("## Change against the target branch (bootstrap)")[1].split("##")[0]
+    assert re.search(
+        r"f1 [\d.]+ vs [\d.]+: [+-][\d.]+ \(95% interval [+-][\d.]+ to [+-][\d.]+; paired "
+        r"bootstrap, 1000 resamples of 114 test rows\): (within noise|better|worse)",
+        change,
+    ), change
 
 
 def test_report_without_target_and_with_a_failed_gate(mr_repo: Path) -> None:
@@ -87,3 +98,4 @@ def test_report_for_a_regression_model(tmp_path: Path) -> None:
     found = images(report, repo / "report")
     assert "Predictions" in found
     assert "Confusion matrix" not in found
+    assert "Permutation importance" in found and "## Per class" not in report

@@ -6,7 +6,8 @@ make targets they call, and the Python modules those run with `python -m` (with 
 module they import). GitLab *gives* a job a secret when the pipeline's ref may see it
 (protected variables: protected refs only; a merge request's ref is not protected) and the
 job's environment matches the variable's scope. Which jobs a merge-request pipeline runs is
-decided by gitlab-ci-local evaluating the real rules.
+decided by gitlab-ci-local evaluating the real rules, plus every job of a child pipeline that a
+merge-request job triggers (ci/tune.gitlab-ci.yml: its jobs have no rules of their own).
 """
 
 from __future__ import annotations
@@ -58,11 +59,27 @@ def secrets_table() -> dict[str, Secret]:
     return table
 
 
+CI_FILES = (".gitlab-ci.yml", "ci/retrain.gitlab-ci.yml", "ci/tune.gitlab-ci.yml")
+
+
 def ci_config() -> dict[str, Any]:
     config: dict[str, Any] = {}
-    for path in (ROOT / ".gitlab-ci.yml", ROOT / "ci" / "retrain.gitlab-ci.yml"):
-        config.update(yaml.safe_load(path.read_text()))
+    for path in CI_FILES:
+        config.update(yaml.safe_load((ROOT / path).read_text()))
     return config
+
+
+def child_jobs(trigger: dict[str, Any]) -> set[str]:
+    """The jobs of the child pipeline a trigger job starts (a local include)."""
+    include = trigger.get("trigger", {}).get("include")
+    if not isinstance(include, str):
+        return set()
+    child = yaml.safe_load((ROOT / include).read_text())
+    return {
+        name
+        for name, body in child.items()
+        if name not in RESERVED and not name.startswith(".") and isinstance(body, dict)
+    }
 
 
 def jobs() -> dict[str, dict[str, Any]]:
@@ -213,7 +230,9 @@ def merge_request_jobs(tmp_path: Path) -> set[str]:
         timeout=120,
         check=True,
     )
-    return {job["name"] for job in json.loads(listed.stdout) if job["when"] != "never"}
+    parent = {job["name"] for job in json.loads(listed.stdout) if job["when"] != "never"}
+    config = ci_config()
+    return parent.union(*(child_jobs(config[name]) for name in parent))
 
 
 @pytest.mark.pipeline
@@ -221,7 +240,8 @@ def test_merge_request_jobs_can_use_only_the_comment_token(tmp_path: Path) -> No
     table = secrets_table()
     names = sorted(table)
     mr_jobs = merge_request_jobs(tmp_path)
-    assert {"lint", "test", "train", "gate", "report", "report:comment"} <= mr_jobs
+    assert {"lint", "test", "train", "gate", "report", "report:comment", "tune"} <= mr_jobs
+    assert {"tune:data", "tune:search", "tune:leaderboard", "tune:comment"} <= mr_jobs
     assert not mr_jobs & {"register", "build", "deploy", "retrain", "dvc-remote-smoke"}
     all_jobs = jobs()
     usable = {}
@@ -231,7 +251,11 @@ def test_merge_request_jobs_can_use_only_the_comment_token(tmp_path: Path) -> No
         usable[name] = references(job, names) & given
     tokens = {name: used - {READ_ONLY_DATA} for name, used in usable.items()}
     assert {name: used for name, used in tokens.items() if used} == {
-        "report:comment": {"REPO_TOKEN"}
+        "report:comment": {"REPO_TOKEN"},
+        "tune:comment": {"REPO_TOKEN"},
     }
     # The read-only data key is the one other secret, for the jobs that pull data.
-    assert {name for name, used in usable.items() if READ_ONLY_DATA in used} == {"train"}
+    assert {name for name, used in usable.items() if READ_ONLY_DATA in used} == {
+        "train",
+        "tune:data",
+    }

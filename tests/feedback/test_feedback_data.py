@@ -14,7 +14,7 @@ import yaml
 
 from api.feedback.settings import CaptureSettings
 from mlops_template.core import capture, card, paths
-from mlops_template.core.config import FeedbackParams
+from mlops_template.core.live_params import FeedbackParams
 from mlops_template.core.errors import StageError
 from mlops_template.ct import feedback_data
 from mlops_template.stages import datasets, load, production

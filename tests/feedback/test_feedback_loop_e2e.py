@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from mlops_template.core import bundle, capture, card
-from mlops_template.core.config import MonitorParams
+from mlops_template.core.live_params import MonitorParams
 from mlops_template.core.predict import predict_frame
 from mlops_template.ct import payload as trigger_payload
 from mlops_template.ct import quality_rules

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mlops_template.core import config
-from mlops_template.core.config import MonitorParams
+from mlops_template.core.live_params import MonitorParams
 from mlops_template.core.errors import ConfigError
 from mlops_template.ct import quality_rules
 from tests.support.shell import ROOT, require_tool

@@ -54,3 +54,19 @@ def record(model_dir: Path) -> dict[str, Any]:
 def post_text(client: TestClient, text: str) -> Any:
     """POST raw text to /predict (bodies a JSON encoder would refuse to write)."""
     return client.post("/predict", content=text.encode(), headers=JSON)
+
+
+def v2_tensors(model_dir: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Open Inference Protocol inputs for `records`: one tensor per feature, in card order."""
+    from api.state import read_card
+    from api.v2.tensors import DECLARED
+
+    return [
+        {
+            "name": f.name,
+            "shape": [len(records)],
+            "datatype": DECLARED[f.kind],
+            "data": [r.get(f.name) for r in records],
+        }
+        for f in read_card(model_dir).features
+    ]

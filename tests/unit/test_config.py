@@ -31,6 +31,11 @@ def test_unknown_section_is_named() -> None:
         ({"train": {"epochs": 0}}, "train.epochs must be at least 1"),
         ({"preprocess": {"test_size": 1.5}}, "preprocess.test_size must be between 0 and 1"),
         ({"data": {"task": "ranking"}}, "data.task must be classification or regression"),
+        ({"train": {"min_samples_leaf": 0}}, "train.min_samples_leaf must be at least 1"),
+        ({"tune": {"trials": 0}}, "tune.trials must be at least 1"),
+        ({"tune": {"models": ["xgboost"]}}, "tune.models: 'xgboost' is not one of"),
+        ({"tune": {"minutes": -1}}, "tune.minutes must be positive or null"),
+        ({"gate": {"confidence": 1.5}}, "gate.confidence must be between 0 and 1"),
     ],
 )
 def test_invalid_values(raw: dict[str, dict[str, object]], message: str) -> None:

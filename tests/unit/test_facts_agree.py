@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from api.routes import PREDICT_PATH
+from api.routes import INFERENCE_ROUTES, PREDICT_PATH, is_inference
 from mlops_template.core import card, config, drift
 from mlops_template.ct import commands
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "monitoring" / "prometheus" / "rules"
 PARAMS_DOC = ROOT / "docs" / "pipeline.md"  # the params.yaml reference table
+MODEL_VERSION_INFER = "/v2/models/{name}/versions/{version}/infer"
 
 
 def rules() -> dict[str, dict[str, Any]]:
@@ -48,11 +49,26 @@ def test_the_ci_drift_threshold_is_the_default() -> None:
     assert {float(v) for v in values} == {drift.PSI_THRESHOLD}
 
 
-def test_rules_select_the_route_the_api_serves() -> None:
-    routes = set()
+def test_rules_select_the_routes_the_api_serves() -> None:
+    routes, patterns = set(), set()
     for path in RULES.glob("*.yml"):
         routes |= set(re.findall(r'route="([^"]+)"', path.read_text()))
-    assert routes == {PREDICT_PATH}
+        patterns |= set(re.findall(r'route=~"([^"]+)"', path.read_text()))
+    assert routes <= {PREDICT_PATH} and patterns == {INFERENCE_ROUTES}
+
+
+def test_the_inference_routes_are_predict_and_the_v2_infer_routes() -> None:
+    """Every route label the app exports matches INFERENCE_ROUTES (anchored, as PromQL
+    anchors it) exactly when the route runs the model."""
+    from api.main import create_app
+    from api.middleware import Observe
+
+    [observe] = [m for m in create_app().user_middleware if m.cls is Observe]
+    served: set[str] = observe.kwargs["paths"]
+    assert "/health" in served
+    matching = {p for p in served if re.fullmatch(INFERENCE_ROUTES, p)}
+    assert matching == {PREDICT_PATH, "/v2/models/{name}/infer", MODEL_VERSION_INFER}
+    assert all(is_inference(p.replace("{name}", "m").replace("{version}", "1")) for p in matching)
 
 
 def test_the_remote_timeout_defaults_agree() -> None:
@@ -86,7 +102,7 @@ def test_params_yaml_holds_every_default() -> None:
 def test_the_params_reference_table_lists_every_key_with_its_default() -> None:
     documented = {}
     for key, cell in re.findall(
-        r"^\| `([a-z_]+\.[a-z_]+)` \| `([^`]*)` \|", PARAMS_DOC.read_text(), re.M
+        r"^\| `([a-z_]+\.[a-z0-9_]+)` \| `([^`]*)` \|", PARAMS_DOC.read_text(), re.M
     ):
         try:
             documented[key] = yaml.safe_load(cell)

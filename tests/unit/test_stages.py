@@ -107,7 +107,7 @@ def test_preprocessor_ignores_unseen_categories() -> None:
     assert out.shape[0] == 2 and np.isfinite(out).all()
 
 
-@pytest.mark.parametrize("model", ["linear", "random_forest", "mlp"])
+@pytest.mark.parametrize("model", ["linear", "random_forest", "mlp", "gradient_boosting"])
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_every_family_trains_for_every_task(model: str, task: str) -> None:
     rng = np.random.default_rng(1)
@@ -127,6 +127,24 @@ def test_every_family_trains_for_every_task(model: str, task: str) -> None:
         assert (pred == y[100:]).mean() > 0.8
     else:  # predictions come back in the target's own units
         assert np.sqrt(np.mean((pred - y[100:]) ** 2)) < np.std(y[100:])
+
+
+def test_gradient_boosting_stops_early_on_the_validation_split() -> None:
+    """Pure noise: the validation loss stops improving, no more rounds are added, and the
+    epochs after the stop log the same scores."""
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(300, 3)), rng.choice(["a", "b"], 300)
+    params = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, n_iter_no_change=5)
+    model, history = train.fit(
+        train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:]), "classification", params
+    )
+    assert model.n_iter_ < 250  # stopped well before its share of the 500 rounds
+    assert history[-1] == {**history[-2], "epoch": 10}
+    off = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, early_stopping=False)
+    model, _ = train.fit(
+        train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:]), "classification", off
+    )
+    assert model.n_iter_ == 500
 
 
 def test_train_asks_for_a_first_commit_in_an_empty_git_repo(

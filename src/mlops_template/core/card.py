@@ -3,9 +3,9 @@
 The evaluate stage writes it; the API, the drift report and the retrain comparison read it
 through `read`, which validates every field. `schema_version` tells a reader which layout a
 card has: the retrain job reads the production model's card, which may be older than the
-code (cards without the field are version 0, the same fields as version 1). A card newer than
-this code is refused. The JSON schema (`python -m mlops_template.core.card`) is
-docs/model-card.schema.json.
+code (cards without the field are version 0, the same fields as version 1; version 2 adds the
+optional `importance`). A card newer than this code is refused. The JSON schema
+(`python -m mlops_template.core.card`) is docs/model-card.schema.json.
 """
 
 from __future__ import annotations
@@ -24,9 +24,33 @@ from mlops_template.core.drift import DriftReference
 from mlops_template.core.errors import CardError
 from mlops_template.core.schema import Feature
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+IMPORTANCE_TOP = 30  # features listed in the card (all of them: reports/importance.json)
 MODEL_NAME = "model"  # the artifact name in dvc.yaml and in the GTO registry
 FILE_NAME = paths.MODEL_CARD.name
+
+
+class FeatureImportance(BaseModel):
+    """How much the metric drops when this feature's values are shuffled."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    feature: str
+    mean: float = Field(description="Mean drop over the repeats (negative: the feature is noise)")
+    std: float = Field(description="Standard deviation over the repeats")
+
+
+class Importance(BaseModel):
+    """Permutation importance on the test split, most important feature first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: str = Field(description="The metric whose drop is measured (gate.metric)")
+    repeats: int = Field(ge=1, description="Shuffles per feature")
+    rows: int = Field(ge=0, description="Test rows used")
+    features: list[FeatureImportance] = Field(
+        description=f"The {IMPORTANCE_TOP} most important features"
+    )
 
 
 class ModelCard(BaseModel):
@@ -53,6 +77,9 @@ class ModelCard(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the model file")
     drift_reference: DriftReference
     runtime: dict[str, str] = Field(description="Library versions the model was trained with")
+    importance: Importance | None = Field(
+        None, description="Permutation importance on the test split (version 2; else absent)"
+    )
 
 
 def build(
@@ -61,6 +88,7 @@ def build(
     params: dict[str, Any],
     drift_reference: DriftReference,
     model_file: str,
+    importance: dict[str, Any] | None = None,
 ) -> ModelCard:
     """Assemble the card from the train stage's info and the evaluate stage's results."""
     return ModelCard(
@@ -83,6 +111,11 @@ def build(
             "scikit-learn": sklearn.__version__,
             "skops": skops.__version__,
         },
+        importance=(
+            None
+            if importance is None
+            else {**importance, "features": importance["features"][:IMPORTANCE_TOP]}
+        ),
     )
 
 

@@ -7,7 +7,6 @@ fall back to a default.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -16,9 +15,10 @@ import yaml
 
 from mlops_template.core import paths
 from mlops_template.core.errors import ConfigError
+from mlops_template.core.live_params import FeedbackParams, MonitorParams, validate_live
 
 Task = Literal["classification", "regression"]
-MODELS = ("linear", "random_forest", "mlp")
+MODELS = ("linear", "random_forest", "mlp", "gradient_boosting")
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
 
 
@@ -47,7 +47,8 @@ class TrainParams:
     """`train`: the model family and how it is fit, epoch by epoch.
 
     learning_rate and alpha apply to linear and mlp, n_estimators and max_depth to
-    random_forest, hidden_layers to mlp; epochs and seed to every family.
+    random_forest, hidden_layers to mlp; epochs and seed to every family. gradient_boosting
+    reads max_depth and the keys from boosting_learning_rate on.
     """
 
     model: str = "linear"
@@ -58,6 +59,13 @@ class TrainParams:
     n_estimators: int = 100
     max_depth: int | None = None
     hidden_layers: tuple[int, ...] = (64, 32)
+    boosting_learning_rate: float = 0.05
+    max_iter: int = 300
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int | None = None
+    l2_regularization: float = 0.0
+    early_stopping: bool = True
+    n_iter_no_change: int = 10
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class EvaluateParams:
     """`evaluate`: the drift reference written into the model card."""
 
     drift_bins: int = 10
+    importance_repeats: int = 5
 
 
 @dataclass(frozen=True)
@@ -74,30 +83,20 @@ class GateParams:
     metric: str = "f1"
     min: float = 0.9
     max_drop: float = 0.02
+    use_ci: bool = False
+    confidence: float = 0.95
+    resamples: int = 1000
 
 
 @dataclass(frozen=True)
-class MonitorParams:
-    """`monitor`: live quality from the labels sent to /feedback, and when it alerts.
+class TuneParams:
+    """`tune`: the hyperparameter search of `make tune` (not a pipeline stage)."""
 
-    The monitor-rules target writes monitoring/prometheus/rules/quality.yml from this section (the
-    recording rules over `window` and the ModelQualityDrop alert); no stage reads it.
-    """
-
-    metric: str = "accuracy"  # accuracy (classification) | mae (regression)
-    floor: float = 0.85  # alert when accuracy falls below (mae: rises above) this
-    min_labels: int = 100  # ...with at least this many labels in the window
-    window: str = "1h"  # rolling window (a Prometheus duration)
-    alert_after: str = "10m"  # how long it must stay so before the alert fires
-
-
-@dataclass(frozen=True)
-class FeedbackParams:
-    """`feedback`: labelled production rows (the feedback-data target) in the training data
-    (stage load reads `mode`; the join command reads `window_days`)."""
-
-    mode: str = "append"  # append (to data.source) | replace (production rows only)
-    window_days: float = 30.0  # rows served in the last N days (0 = everything captured)
+    trials: int = 30
+    minutes: float | None = None
+    seed: int = 42
+    models: tuple[str, ...] = ()
+    pruning: bool = True
 
 
 @dataclass(frozen=True)
@@ -111,6 +110,7 @@ class Params:
     gate: GateParams = field(default_factory=GateParams)
     monitor: MonitorParams = field(default_factory=MonitorParams)
     feedback: FeedbackParams = field(default_factory=FeedbackParams)
+    tune: TuneParams = field(default_factory=TuneParams)
 
 
 T = TypeVar("T")
@@ -128,6 +128,8 @@ def _build(cls: type[T], section: str, raw: Any) -> T:
     values = dict(raw)
     if "hidden_layers" in values and values["hidden_layers"] is not None:
         values["hidden_layers"] = tuple(int(v) for v in values["hidden_layers"])
+    if cls is TuneParams and isinstance(values.get("models"), list):
+        values["models"] = tuple(str(v) for v in values["models"])
     return cls(**values)
 
 
@@ -146,41 +148,39 @@ def _validate(p: Params) -> None:
         value = getattr(p.preprocess, name)
         if not 0 < value < 1:
             raise ConfigError(f"params: preprocess.{name} must be between 0 and 1, not {value}")
+    _validate_gbm(p)
     if p.evaluate.drift_bins < 2:
         raise ConfigError("params: evaluate.drift_bins must be at least 2")
 
 
-DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")  # a Prometheus duration
-
-
-def _validate_feedback(p: Params) -> None:
-    m = p.monitor
-    if m.metric not in ("accuracy", "mae"):
-        raise ConfigError(f"params: monitor.metric must be accuracy or mae, not {m.metric!r}")
-    task = {"accuracy": "classification", "mae": "regression"}[m.metric]
-    if p.data.task not in (None, task):
-        raise ConfigError(f"params: monitor.metric {m.metric} needs data.task {task}")
-    if not isinstance(m.floor, (int, float)) or isinstance(m.floor, bool):
-        raise ConfigError(f"params: monitor.floor must be a number, not {m.floor!r}")
-    if m.metric == "accuracy" and not 0 < m.floor <= 1:
-        raise ConfigError(f"params: monitor.floor (accuracy) must be in (0, 1], not {m.floor}")
-    if m.metric == "mae" and not m.floor > 0:
-        raise ConfigError(f"params: monitor.floor (mae) must be above 0, not {m.floor}")
-    if not isinstance(m.min_labels, int) or isinstance(m.min_labels, bool) or m.min_labels < 1:
+def _validate_gbm(p: Params) -> None:
+    """The keys of gradient boosting, tuning, importance and the gate's confidence interval."""
+    for name in p.tune.models:
+        if name not in MODELS:
+            raise ConfigError(f"params: tune.models: {name!r} is not one of {', '.join(MODELS)}")
+    at_least_one: dict[str, int | None] = {
+        "train.max_iter": p.train.max_iter,
+        "train.n_iter_no_change": p.train.n_iter_no_change,
+        "train.min_samples_leaf": p.train.min_samples_leaf,  # None: chosen from the rows
+        "tune.trials": p.tune.trials,
+        "evaluate.importance_repeats": p.evaluate.importance_repeats,
+        "gate.resamples": p.gate.resamples,
+    }
+    for key, number in at_least_one.items():
+        if number is not None and number < 1:
+            raise ConfigError(f"params: {key} must be at least 1, not {number}")
+    if p.train.max_leaf_nodes < 2:
+        raise ConfigError("params: train.max_leaf_nodes must be at least 2")
+    if not p.train.boosting_learning_rate > 0 or p.train.l2_regularization < 0:
         raise ConfigError(
-            f"params: monitor.min_labels must be an integer >= 1, not {m.min_labels!r}"
+            "params: train.boosting_learning_rate must be positive, train.l2_regularization >= 0"
         )
-    for key in ("window", "alert_after"):
-        value = getattr(m, key)
-        if not isinstance(value, str) or not DURATION.match(value):
-            raise ConfigError(
-                f"params: monitor.{key} must be a Prometheus duration like 1h or 15m, not {value!r}"
-            )
-    f = p.feedback
-    if f.mode not in ("append", "replace"):
-        raise ConfigError(f"params: feedback.mode must be append or replace, not {f.mode!r}")
-    if not isinstance(f.window_days, (int, float)) or f.window_days < 0:
-        raise ConfigError(f"params: feedback.window_days must be >= 0, not {f.window_days!r}")
+    if p.tune.minutes is not None and not p.tune.minutes > 0:
+        raise ConfigError(f"params: tune.minutes must be positive or null, not {p.tune.minutes}")
+    if not 0 < p.gate.confidence < 1:
+        raise ConfigError(
+            f"params: gate.confidence must be between 0 and 1, not {p.gate.confidence}"
+        )
 
 
 def from_dict(raw: dict[str, Any]) -> Params:
@@ -197,9 +197,10 @@ def from_dict(raw: dict[str, Any]) -> Params:
         gate=_build(GateParams, "gate", raw.get("gate")),
         monitor=_build(MonitorParams, "monitor", raw.get("monitor")),
         feedback=_build(FeedbackParams, "feedback", raw.get("feedback")),
+        tune=_build(TuneParams, "tune", raw.get("tune")),
     )
     _validate(params)
-    _validate_feedback(params)
+    validate_live(params.monitor, params.feedback, params.data.task)
     return params
 
 

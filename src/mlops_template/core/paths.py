@@ -25,6 +25,9 @@ TRAIN_INFO = Path("reports/train_info.json")
 DVCLIVE_DIR = Path("reports/train")
 METRICS = Path("reports/metrics.json")
 PLOTS = Path("reports/plots")
+IMPORTANCE = Path("reports/importance.json")  # permutation importance on the test split
+PER_CLASS = Path("reports/per_class.json")  # precision/recall/F1 per class ({} for regression)
+PREDICTIONS = Path("reports/predictions.json")  # per-row test outputs, for the bootstrap
 
 # The data (not code) each stage reads, and everything it writes, by stage name.
 INPUTS: dict[str, tuple[Path, ...]] = {
@@ -37,5 +40,5 @@ OUTPUTS: dict[str, tuple[Path, ...]] = {
     "load": (RAW,),
     "preprocess": (TRAIN, VAL, TEST, SCHEMA, PREPROCESSOR),
     "train": (MODEL, TRAIN_INFO, DVCLIVE_DIR),
-    "evaluate": (MODEL_CARD, PLOTS, METRICS),
+    "evaluate": (MODEL_CARD, PLOTS, METRICS, IMPORTANCE, PER_CLASS, PREDICTIONS),
 }

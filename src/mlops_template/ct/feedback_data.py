@@ -32,6 +32,7 @@ import pandas as pd
 from mlops_template.core import capture, card, config, io, paths
 from mlops_template.core.card import ModelCard
 from mlops_template.core.errors import ConfigError, StageError
+from mlops_template.core.live_params import FeedbackParams
 from mlops_template.core.markdown import escape
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def join(
     predictions: pd.DataFrame,
     labels: pd.DataFrame,
     model_card: ModelCard,
-    params: config.FeedbackParams,
+    params: FeedbackParams,
 ) -> tuple[pd.DataFrame, Summary]:
     """The labelled table (features + target) and its summary."""
     metric = "accuracy" if model_card.task == "classification" else "mae"

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any
 
-from mlops_template.core.config import MonitorParams
+from mlops_template.core.live_params import MonitorParams
 from mlops_template.ct import quality_rules as q
 
 UNITS = {"ms": 1 / 60000, "s": 1 / 60, "m": 1, "h": 60, "d": 1440, "w": 10080, "y": 525600}

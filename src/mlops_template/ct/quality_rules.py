@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from mlops_template.core import config
-from mlops_template.core.config import MonitorParams
+from mlops_template.core.live_params import MonitorParams
 from mlops_template.core.errors import ConfigError
 
 OUT = Path("monitoring/prometheus/rules/quality.yml")

@@ -1,5 +1,6 @@
 """Quality gate: fail when the headline metric is below `gate.min`, or worse than the
-baseline (e.g. the merge request's target branch) by more than `gate.max_drop`.
+baseline (e.g. the merge request's target branch) by more than `gate.max_drop` — with
+`gate.use_ci`, only when a bootstrap interval of the difference says it is worse beyond noise.
 
     python -m mlops_template.review.gate [--baseline-ref main | --baseline FILE]
 
@@ -14,11 +15,14 @@ import logging
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlops_template.core import config, io, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
 from mlops_template.core.config import LOWER_IS_BETTER, GateParams
+from mlops_template.review import bootstrap
+from mlops_template.review.bootstrap import Interval
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +34,13 @@ class Verdict:
 
 
 def check(
-    metrics: dict[str, float], gate: GateParams, baseline: dict[str, float] | None
+    metrics: dict[str, float],
+    gate: GateParams,
+    baseline: dict[str, float] | None,
+    ci: Interval | None = None,
 ) -> Verdict:
-    """Compare the headline metric with the minimum and, if given, the baseline."""
+    """Compare the headline metric with the minimum and, if given, the baseline (a drop past
+    max_drop within the noise of interval `ci` passes when gate.use_ci is on)."""
     name = gate.metric
     if name not in metrics:
         raise StageError(
@@ -49,11 +57,18 @@ def check(
     if baseline is not None and name in baseline:
         drop = sign * (baseline[name] - value)
         if drop > gate.max_drop:
-            return Verdict(
-                False,
-                f"FAIL: {name} = {value:.4f} dropped {drop:.4f} from the "
-                f"baseline {baseline[name]:.4f} (gate.max_drop {gate.max_drop})",
+            dropped = (
+                f"{name} = {value:.4f} dropped {drop:.4f} from the "
+                f"baseline {baseline[name]:.4f} (gate.max_drop {gate.max_drop})"
             )
+            if gate.use_ci and ci is not None and ci.verdict != "worse":
+                return Verdict(True, f"PASS: {dropped}, within noise: {ci.text()}")
+            if gate.use_ci:
+                why = (
+                    ci.text() if ci is not None else "no interval: baseline has no per-row outputs"
+                )
+                return Verdict(False, f"FAIL: {dropped}; {why}")
+            return Verdict(False, f"FAIL: {dropped}")
         return Verdict(
             True,
             f"PASS: {name} = {value:.4f} ({bound} {gate.min}; baseline "
@@ -62,8 +77,8 @@ def check(
     return Verdict(True, f"PASS: {name} = {value:.4f} ({bound} {gate.min}; no baseline)")
 
 
-def baseline_from_ref(ref: str, path: Path = paths.METRICS) -> dict[str, float] | None:
-    """The metrics file as committed on git `ref`, or None if the ref or file doesn't exist."""
+def committed(ref: str, path: Path) -> Any:
+    """The JSON file `path` as committed on git `ref`, or None if the ref or file doesn't exist."""
     result = subprocess.run(
         ["git", "show", f"{ref}:{path.as_posix()}"], capture_output=True, text=True, check=False
     )
@@ -71,11 +86,31 @@ def baseline_from_ref(ref: str, path: Path = paths.METRICS) -> dict[str, float] 
         log.info("gate: no baseline at %s:%s (%s)", ref, path, result.stderr.strip())
         return None
     try:
-        data: dict[str, float] = json.loads(result.stdout)
+        return json.loads(result.stdout)
     except json.JSONDecodeError as exc:
         log.warning("gate: %s:%s is not JSON (%s)", ref, path, exc)
         return None
+
+
+def baseline_from_ref(ref: str, path: Path = paths.METRICS) -> dict[str, float] | None:
+    """The metrics file as committed on git `ref`, or None if the ref or file doesn't exist."""
+    data: dict[str, float] | None = committed(ref, path)
     return data
+
+
+def interval_from_ref(ref: str, gate: GateParams) -> Interval | None:
+    """The bootstrap interval of this workspace's model against the one committed on `ref`
+    (None when either side has no per-row outputs or they can't be compared)."""
+    baseline = committed(ref, paths.PREDICTIONS)
+    if baseline is None or not paths.PREDICTIONS.is_file():
+        return None
+    try:
+        return bootstrap.interval(
+            io.read_json(paths.PREDICTIONS), baseline, gate.metric, gate.confidence, gate.resamples
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        log.warning("gate: no bootstrap interval against %s (%s: %s)", ref, type(exc).__name__, exc)
+        return None
 
 
 def main() -> None:
@@ -95,7 +130,8 @@ def main() -> None:
         baseline = io.read_json(args.baseline)
     elif args.baseline_ref:
         baseline = baseline_from_ref(args.baseline_ref)
-    verdict = check(metrics, gate, baseline)
+    ci = interval_from_ref(args.baseline_ref, gate) if args.baseline_ref and gate.use_ci else None
+    verdict = check(metrics, gate, baseline, ci)
     print(verdict.message)
     if not verdict.passed:
         raise SystemExit(1)

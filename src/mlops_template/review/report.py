@@ -22,7 +22,7 @@ from typing import Any
 from mlops_template.core import config, io, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
-from mlops_template.review import epochs, gate
+from mlops_template.review import epochs, gate, why
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def gate_section(ref: str | None) -> str:
     params = config.load().gate
     metrics = io.read_json(paths.METRICS)
     baseline = gate.baseline_from_ref(ref) if ref is not None else None
-    verdict = gate.check(metrics, params, baseline)
+    ci = gate.interval_from_ref(ref, params) if ref is not None and params.use_ci else None
+    verdict = gate.check(metrics, params, baseline, ci)
     icon = "✅" if verdict.passed else "❌"
     return f"## Quality gate\n\n{icon} {verdict.message}"
 
@@ -166,6 +167,7 @@ def build(ref: str | None, out: Path) -> str:
         metrics_section(ref),
         params_section(ref),
         epochs_section(),
+        *why.sections(ref, out.parent),
         plots_section(ref, out.parent),
     ]
     return "\n\n".join(sections) + "\n"

@@ -11,6 +11,7 @@ from sklearn import metrics as skm
 
 from mlops_template.core import bundle, card, config, drift, io, metrics, paths, schema
 from mlops_template.core.predict import predict_frame, truth
+from mlops_template.stages import explain, models
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,22 @@ def main() -> None:
         params.evaluate.drift_bins,
     )
     io.write_json(paths.METRICS, scores)
-    model_card = card.build(info, scores, config.as_dict(params), reference, paths.MODEL.name)
+    headline = params.gate.metric if params.gate.metric in scores else next(iter(scores))
+    with models.threads(len(test)):
+        importance = explain.importance(
+            model, test, y, features, task, classes, headline, params.evaluate.importance_repeats
+        )
+    io.write_json(paths.IMPORTANCE, importance)
+    io.write_json(paths.PER_CLASS, explain.per_class(y, pred, classes) if proba is not None else {})
+    if proba is not None:
+        io.write_json(paths.PLOTS / "calibration.json", explain.calibration(y, proba, classes))
+    io.write_json(
+        paths.PREDICTIONS,
+        explain.predictions(explain.fingerprint(test), y, pred, proba, task, classes),
+    )
+    model_card = card.build(
+        info, scores, config.as_dict(params), reference, paths.MODEL.name, importance
+    )
     card.write(model_card, paths.MODEL_CARD)
     log.info(
         "evaluate: test metrics %s -> %s, model card %s", scores, paths.METRICS, paths.MODEL_CARD

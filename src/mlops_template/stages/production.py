@@ -13,7 +13,7 @@ import logging
 import pandas as pd
 
 from mlops_template.core import paths
-from mlops_template.core.config import FeedbackParams
+from mlops_template.core.live_params import FeedbackParams
 from mlops_template.core.errors import StageError
 
 log = logging.getLogger(__name__)

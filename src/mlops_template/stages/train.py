@@ -7,6 +7,7 @@ applies exactly the transformations training did.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,21 +56,29 @@ def epoch_scores(
 
 
 def fit(
-    train: Split, val: Split, task: str, p: TrainParams, live: Live | None = None
+    train: Split,
+    val: Split,
+    task: str,
+    p: TrainParams,
+    live: Live | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[BaseEstimator, list[dict[str, Any]]]:
-    """Train for p.epochs epochs; return the estimator and the per-epoch history."""
+    """Train for p.epochs epochs; return the estimator and the per-epoch history.
+
+    `on_epoch` sees each epoch's scores (the tuner prunes trials with it)."""
     model = models.build(task, p)
     classes = np.unique(train.y) if task == "classification" else None
     y_mean, y_scale = 0.0, 1.0
     y_fit = train.y
     # Gradient-trained regressors learn a standardised target; folded back after training.
-    standardise = task == "regression" and p.model != "random_forest"
+    standardise = task == "regression" and p.model not in models.TREES
     if standardise:
         y_mean, y_scale = float(train.y.mean()), float(train.y.std() or 1.0)
         y_fit = (train.y - y_mean) / y_scale
+    val_fit = (val.x, (val.y - y_mean) / y_scale if standardise else val.y)
     history = []
     for epoch in range(1, p.epochs + 1):
-        models.fit_epoch(model, train.x, y_fit, epoch, p, classes)
+        models.fit_epoch(model, train.x, y_fit, epoch, p, classes, val=val_fit)
         row: dict[str, Any] = {"epoch": epoch}
         for name, part in (("train", train), ("val", val)):
             for key, value in epoch_scores(model, part, task, classes, y_mean, y_scale).items():
@@ -85,6 +94,8 @@ def fit(
         )
         if live is not None:
             live.next_step()  # type: ignore[no-untyped-call]
+        if on_epoch is not None:
+            on_epoch(row)
     if standardise:
         models.rescale_regressor(model, y_mean, y_scale)
     return model, history
@@ -101,8 +112,9 @@ def live() -> Live:
         ) from None
 
 
-def main() -> None:
-    params = config.load()
+def load_splits() -> tuple[dict[str, Any], Any, Split, Split]:
+    """(schema document, fitted preprocessor, train split, validation split), as preprocess
+    wrote them; the features already transformed (the tuner reads them the same way)."""
     doc = io.read_json(paths.SCHEMA)
     features = schema.from_json(doc["features"])
     preprocessor = bundle.load(paths.PREPROCESSOR)
@@ -114,8 +126,14 @@ def main() -> None:
         y = truth(frame, target, task)
         return Split(np.asarray(x, dtype=np.float64), y)
 
-    train, val = split(paths.TRAIN), split(paths.VAL)
-    with live() as logger:
+    return doc, preprocessor, split(paths.TRAIN), split(paths.VAL)
+
+
+def main() -> None:
+    params = config.load()
+    doc, preprocessor, train, val = load_splits()
+    task = doc["task"]
+    with live() as logger, models.threads(len(train.y)):
         estimator, history = fit(train, val, task, params.train, logger)
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     digest = bundle.save(pipeline, paths.MODEL)
