@@ -87,9 +87,9 @@ REFERENCE ?=
 CAPTURE ?=
 DAYS ?=
 
-drift-report: install ## Offline drift of a CSV/Parquet batch (DATA=…) or of captured traffic (CAPTURE=folder or s3://…) vs the model's training reference ([THRESHOLD=PSI] [REFERENCE=data/processed/train.parquet: KS, Wasserstein, classifier AUC] [FORMAT=md OUT=file])
-	@test -n "$(DATA)$(CAPTURE)" || { echo "usage: make drift-report DATA=path/to/batch.csv | CAPTURE=url [THRESHOLD=0.2] [REFERENCE=data/processed/train.parquet] [FORMAT=text|md] [OUT=file]" >&2; exit 2; }
-	python -m mlops_template.ct.drift_report $(if $(DATA),"$(DATA)") $(if $(CAPTURE),--capture "$(CAPTURE)" $(if $(DAYS),--days $(DAYS))) $(if $(THRESHOLD),--threshold $(THRESHOLD)) $(if $(REFERENCE),--reference "$(REFERENCE)") --format $(FORMAT)$(if $(OUT), > "$(OUT)")
+drift-report: install ## Offline drift of a CSV/Parquet batch (DATA=…) or of captured traffic (CAPTURE=folder or s3://…) vs the model's training reference ([THRESHOLD=PSI] [REFERENCE=data/processed/train.parquet: KS, Wasserstein, classifier AUC] [AUC_THRESHOLD=0.7] [FORMAT=md OUT=file])
+	@test -n "$(DATA)$(CAPTURE)" || { echo "usage: make drift-report DATA=path/to/batch.csv | CAPTURE=url [THRESHOLD=0.2] [REFERENCE=data/processed/train.parquet] [AUC_THRESHOLD=0.7] [FORMAT=text|md] [OUT=file]" >&2; exit 2; }
+	python -m mlops_template.ct.drift_report $(if $(DATA),"$(DATA)") $(if $(CAPTURE),--capture "$(CAPTURE)" $(if $(DAYS),--days $(DAYS))) $(if $(THRESHOLD),--threshold $(THRESHOLD)) $(if $(REFERENCE),--reference "$(REFERENCE)") $(if $(AUC_THRESHOLD),--auc-threshold $(AUC_THRESHOLD)) --format $(FORMAT)$(if $(OUT), > "$(OUT)")
 
 retrain: install ## The CI retrain job locally: update data, repro, gate, compare with prod (no push/MR unless RETRAIN_PUSH=1)
 	python -m mlops_template.ct.retrain

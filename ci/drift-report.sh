@@ -18,7 +18,8 @@ reference=""
 if [ -f data/processed/train.parquet ]; then reference=data/processed/train.parquet; fi
 status=0
 make --no-print-directory drift-report DATA="${DRIFT_DATA:-}" CAPTURE="${DRIFT_CAPTURE:-}" DAYS="${DRIFT_DAYS:-7}" \
-  REFERENCE="$reference" THRESHOLD="${DRIFT_THRESHOLD:-0.2}" FORMAT=md OUT=drift-report.md \
+  REFERENCE="$reference" THRESHOLD="${DRIFT_THRESHOLD:-0.2}" AUC_THRESHOLD="${DRIFT_AUC_THRESHOLD:-0.7}" \
+  FORMAT=md OUT=drift-report.md \
   || status=$?
 cat drift-report.md 2>/dev/null || true
 exit "$status"

@@ -1,9 +1,10 @@
-"""Capture in process: column types of every feature kind, sampling, rolling by rows, a broken
-sink (drops counted, predictions unaffected), retention."""
+"""Capture in process: column types of every feature kind, sampling, rolling by rows and time, a
+broken sink (drops counted, predictions unaffected), retention."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,32 @@ def test_files_roll_by_rows(client_for: ClientFn, model_dir: Path, tmp_path: Pat
     assert len(files) == 5
     assert not list(url.rglob("*.partial"))
     assert value(scrape(client), "model_capture_files_total", stream="predictions") == 5
+
+
+def test_files_roll_by_time(client_for: ClientFn, model_dir: Path, tmp_path: Path) -> None:
+    """A file far from CAPTURE_FILE_ROWS is written once its first row is CAPTURE_FILE_SECONDS
+    old, while the server runs (not only at shutdown)."""
+    url = tmp_path / "cap"
+    settings = CaptureSettings(enabled=True, url=str(url), file_rows=10_000, file_seconds=0.3)
+    client = client_for(model_dir, capture=settings)
+
+    def files(n: int) -> list[Path]:
+        deadline = time.monotonic() + 15  # the writer's cycle is 0.5 s; a loaded machine waits
+        while time.monotonic() < deadline:
+            found = sorted(url.glob("predictions/*/*.parquet"))
+            if len(found) >= n:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no {n} capture file(s) after 15 s: {found}")
+
+    first = {p["id"] for p in serve(client, [record(model_dir)] * 10)}
+    (written,) = files(1)
+    second = {p["id"] for p in serve(client, [record(model_dir)] * 10)}
+    files(2)
+    client.__exit__(None, None, None)
+    assert set(pd.read_parquet(written)[capture.ID]) == first
+    assert len(files(2)) == 2  # nothing was left for shutdown
+    assert set(capture.read(str(url), capture.PREDICTIONS)[capture.ID]) == first | second
 
 
 def test_a_broken_sink_drops_and_counts_and_never_fails_a_prediction(

@@ -11,7 +11,7 @@ can't run here) → one trigger with ModelQualityDrop → the `retrain` job of .
 gitlab-ci-local with that payload and RETRAIN_DATA_UPDATE=feedback: it joins the captured rows
 with their labels, trains on them (`feedback.mode: replace`), and the merge request body, sent
 to the same stand-in, says how many production rows came in, when, and the served model's
-accuracy on them.
+accuracy on them. The scheduled `drift-report` job runs on the same captured traffic.
 
 The "truth" of the labels is a new concept (malignant iff mean_texture is above its median),
 which the production model gets wrong on 40 % of the chosen rows and a retrained linear model
@@ -37,7 +37,7 @@ from mlops_template.core.predict import predict_frame
 from mlops_template.ct import payload as trigger_payload
 from mlops_template.ct import quality_rules
 from mlops_template.stages import datasets
-from tests.ct.ct_project import Project, make_project, run_retrain_job
+from tests.ct.ct_project import Project, make_project, run_job, run_retrain_job
 from tests.feedback.conftest import KEY
 from tests.support.gitlab_standin import StandIn
 from tests.support.net import http_json, wait_until
@@ -158,6 +158,22 @@ def test_wrong_labels_on_another_replica_fire_one_quality_alert_and_retrain_on_t
     labels = capture.read(str(capture_dir), capture.LABELS)
     assert set(predictions[capture.ID]) == {p["id"] for p in served}
     assert len(labels) == ROWS + 10
+
+    # The scheduled drift-report job on the same captured traffic (not a batch file).
+    status, drift_log = run_job(
+        project,
+        "drift-report",
+        {
+            "CI_PIPELINE_SOURCE": "schedule",
+            "DRIFT_CAPTURE": str(capture_dir),
+            "DRIFT_DAYS": "1",
+            "DRIFT_AUC_THRESHOLD": "0.95",
+        },
+    )
+    assert f"({ROWS} rows)" in drift_log and "| feature | KS |" in drift_log, drift_log[-3000:]
+    assert "(threshold 0.95)" in drift_log  # DRIFT_AUC_THRESHOLD reached the report
+    drifted = "Drift in " in drift_log or "(threshold 0.95): DRIFT" in drift_log
+    assert (status == 0) != drifted, drift_log[-3000:]
 
     job_log = run_retrain_job(
         project,
