@@ -2,7 +2,9 @@
 
 Every predicted row gets an id that carries what a label is scored against: the served
 prediction (class name or value), the model version, the time it was served and a random
-nonce, followed by a 128-bit tag, HMAC-SHA256 under FEEDBACK_KEY (shared by the replicas).
+nonce, followed by a 128-bit tag: keyed BLAKE2b (a MAC by design, RFC 7693; three times
+cheaper per row than HMAC-SHA256 here) under a key derived from FEEDBACK_KEY (shared by the
+replicas).
 Whoever holds the id can read it (it is not encrypted); nobody without the key can make one
 or change what it says. Layout (then base64url, no padding):
 
@@ -13,7 +15,7 @@ or change what it says. Layout (then base64url, no padding):
     format 2:     the value as a big-endian float64 (8 bytes)
     then          version length V (1 byte), model version as UTF-8 (V bytes), zero bytes
                   so that payload + tag is a multiple of 3 bytes
-    last 16       HMAC-SHA256(key, payload)[:16]
+    last 16       BLAKE2b(payload, key=mac_key(key), digest_size=16)
 
 Every row of one model has the same layout and length, so `Signer.issue` builds a batch's
 payloads as one numpy array, signs them in one loop and base64-encodes them in one call.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import os
 import secrets
@@ -62,6 +65,12 @@ class Issued:
         return self.served_ms / 1000.0
 
 
+def mac_key(secret: bytes) -> bytes:
+    """The 64-byte BLAKE2b key of the ids, derived from a FEEDBACK_KEY of any length (and
+    apart from the other keys derived from it, e.g. capture's column hash)."""
+    return hashlib.blake2b(secret, person=b"prediction-id").digest()
+
+
 def _utf8(text: str, what: str) -> bytes:
     raw = text.encode()
     if len(raw) > 255:
@@ -80,7 +89,7 @@ class Signer:
         if not keys:
             raise ValueError("no feedback key")
         self.keys = list(keys)
-        self._macs = [hmac.new(k, digestmod="sha256") for k in self.keys]
+        self._macs = [hashlib.blake2b(key=mac_key(k), digest_size=TAG) for k in self.keys]
         version_bytes = _utf8(version, "model version")
         self.classification = bool(classes)
         if self.classification:
@@ -133,7 +142,7 @@ class Signer:
         for start in range(0, n * size, size):
             h = mac.copy()
             h.update(raw[start : start + size])
-            tags.append(h.digest()[:TAG])
+            tags.append(h.digest())
         both = np.hstack([payload, np.frombuffer(b"".join(tags), np.uint8).reshape(n, TAG)])
         text = base64.urlsafe_b64encode(both.tobytes()).decode()
         w = self.width
@@ -149,7 +158,7 @@ class Signer:
         payload = bytes([kind]) + ms.to_bytes(6, "big") + os.urandom(8) + prediction + self._end
         h = self._macs[0].copy()
         h.update(payload)
-        return base64.urlsafe_b64encode(payload + h.digest()[:TAG]).decode()
+        return base64.urlsafe_b64encode(payload + h.digest()).decode()
 
     def read(self, token: object) -> Issued:
         """What `token` says, if one of the keys signed it; else IdError."""
@@ -167,7 +176,7 @@ class Signer:
         for mac in self._macs:
             h = mac.copy()
             h.update(payload)
-            if hmac.compare_digest(h.digest()[:TAG], tag):
+            if hmac.compare_digest(h.digest(), tag):
                 break
         else:
             raise IdError(
