@@ -4,7 +4,7 @@
 (`api.v2.codec.V2Codec`) differ only in how they read a request body and write the answer.
 Everything between — validation limits, the model thread and its dynamic batching
 (`api.batcher`), inference, the drift and prediction metrics — is one code path
-(`api.routes.predict.handle_many`), whichever protocol the request came in.
+(`api.routes.predict.answer_many`), whichever protocol the request came in.
 """
 
 from __future__ import annotations

@@ -10,10 +10,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
-from api.routes import is_inference
+from api.routes import is_inference, is_v2
 
 
 class ModelNotReady(Exception):
@@ -34,6 +35,33 @@ class OutputNotFinite(ValueError):
         super().__init__(f"model output is not finite for records {records}")
         self.records = records
 
+
+class Overloaded(Exception):
+    """The model's queue is full: 503 with Retry-After (`reason` labels the metric)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or f"server overloaded ({reason}): retry later")
+        self.reason = reason
+
+
+class DeadlinePassed(Overloaded):
+    """The request could not be run within DEADLINE_SECONDS of its arrival."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            "deadline",
+            f"server overloaded: not run within {seconds:g} s (DEADLINE_SECONDS); retry later",
+        )
+
+
+class ClientGone(Exception):
+    """The client disconnected while its request waited for the model."""
+
+
+# Most items in a 422 error list, and the longest field name or message in one (a body can
+# hold thousands of bad or unknown keys; the answer should not grow with them).
+MAX_ERRORS = 20
+MAX_TEXT = 200
 
 _TYPE_REASONS = {
     "json_invalid": "malformed_json",
@@ -78,15 +106,19 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         else:  # from pydantic's JSON parser: "Invalid JSON: … at line 1 column 13"
             detail = f"malformed JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
         return JSONResponse({"detail": detail}, status_code=400)
-    # FastAPI's documented 422 shape (loc, msg, type), without the `input` it would echo.
-    items = [
+    # FastAPI's documented 422 shape (loc, msg, type), without the `input` it would echo, at
+    # most MAX_ERRORS items of bounded length.
+    items: list[dict[str, Any]] = [
         {
-            "loc": [p if isinstance(p, int) else str(p) for p in e["loc"]],
-            "msg": f"{field_name(tuple(e['loc']))}: {e['msg']}",
+            "loc": [p if isinstance(p, int) else str(p)[:MAX_TEXT] for p in e["loc"]],
+            "msg": f"{field_name(tuple(e['loc']))[:MAX_TEXT]}: {e['msg']}"[: 2 * MAX_TEXT],
             "type": e["type"],
         }
-        for e in errors
+        for e in errors[:MAX_ERRORS]
     ]
+    if len(errors) > MAX_ERRORS:
+        more = len(errors) - MAX_ERRORS
+        items.append({"loc": ["body"], "msg": f"{more} more errors", "type": "too_many_errors"})
     return JSONResponse({"detail": items}, status_code=422)
 
 
@@ -109,12 +141,30 @@ async def output_not_finite(request: Request, exc: Exception) -> JSONResponse:
             "msg": f"records[{i}]: model output is not finite (feature values out of range?)",
             "type": "output_not_finite",
         }
-        for i in exc.records
+        for i in exc.records[:MAX_ERRORS]
     ]
     return JSONResponse({"detail": items}, status_code=422)
 
 
-def install(app: FastAPI) -> None:
+def overloaded_response(detail: str, retry_after: str, path: str) -> JSONResponse:
+    key = "error" if is_v2(path) else "detail"  # the Open Inference Protocol's error shape
+    return JSONResponse({key: detail}, status_code=503, headers={"Retry-After": retry_after})
+
+
+async def overloaded(request: Request, exc: Exception) -> JSONResponse:
+    return overloaded_response(str(exc), request.app.state.settings_retry_after, request.url.path)
+
+
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """Nobody is there to read it; 499 (as nginx logs it) keeps it apart in the metrics."""
+    return Response(status_code=499)
+
+
+def install(app: FastAPI, retry_after: int = 1) -> None:
+    app.state.settings_retry_after = str(retry_after)
+    app.add_exception_handler(Overloaded, overloaded)
+    app.add_exception_handler(ClientGone, client_gone)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(BodyTooLarge, body_too_large)
     app.add_exception_handler(ModelNotReady, model_not_ready)

@@ -7,7 +7,6 @@ worker dies, so live gauges drop its share while its counters keep counting.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import tempfile
@@ -24,13 +23,12 @@ log = logging.getLogger("api.gunicorn")
 wsgi_app = "api.main:create_app()"
 bind = [f"{_settings.host}:{_settings.port}"]
 workers = _settings.workers
-# uvicorn-worker is the maintained home of UvicornWorker; uvicorn.workers still works.
-worker_class = (
-    "uvicorn_worker.UvicornWorker"
-    if importlib.util.find_spec("uvicorn_worker")
-    else "uvicorn.workers.UvicornWorker"
-)
-graceful_timeout = _settings.graceful_timeout  # SIGTERM: in-flight requests get this long
+# uvicorn's worker with a drain on SIGTERM and read timeouts for slow clients (api/worker.py).
+worker_class = "api.worker.Worker"
+# SIGTERM: drain (DRAIN_SECONDS), then in-flight requests finish, all within this long.
+graceful_timeout = _settings.graceful_timeout
+# The heartbeat file every worker touches: in memory, so a read-only root filesystem is fine.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 timeout = _settings.timeout
 keepalive = 5
 accesslog = None  # request counts and latency are in /metrics; access logs cost ~10 % req/s

@@ -27,10 +27,10 @@ from api.feedback.ids import Signer
 from api.feedback.ledger import Ledger
 from api.telemetry.recorder import Telemetry
 from api.records import Parser
-from api.middleware import LimitBody, Observe
+from api.middleware import Admit, Gate, LimitBody, Observe
 from api.routes import feedback, health, model, predict, scrape, v2
 from api.settings import Settings
-from api.state import State, load, read_card
+from api.state import Lifecycle, State, load, read_card
 from api.v2 import endpoints as v2_endpoints
 from api.v2 import schemas as v2_schemas
 from api.v2.codec import V2Codec
@@ -85,12 +85,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     card: ModelCard | None = None
     card_error = ""
+    telemetry: Telemetry | None = None
     try:  # once: the request schema, the metrics and the model all come from this card
         card = read_card(settings.model_dir, settings.model_version)
+        schemas.request_model(card, settings.max_batch)  # must build, or the card is refused
+        telemetry = Telemetry(card)
     except CardError as exc:
         log.error("model not loaded, serving a generic schema: %s", exc)
-        card_error = str(exc)
-    telemetry = Telemetry(card)
+        card, card_error = None, str(exc)
+    except Exception as exc:  # a card that validates but breaks the app: refuse it, stay up
+        card_error = f"{settings.model_dir}: unusable model card ({type(exc).__name__}: {exc})"
+        log.error("model not loaded, serving a generic schema: %s", card_error)
+        card = None
+    if telemetry is None or card is None:
+        telemetry = Telemetry(None)
+    gate = Gate()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if card is None:
             state = State(card=None, error=card_error)
         else:
-            state = load(settings.model_dir, card, settings.use_onnx)
+            state = load(settings.model_dir, card, settings.use_onnx, settings.max_model_bytes)
         try:
             keys = feedback_keys.load(settings.feedback)
         except feedback_keys.FeedbackKeyError as exc:
@@ -128,8 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.capture = capture
             ledger = Ledger(signer, loaded.card, settings.feedback, telemetry.quality, capture)
             app.state.ledger = ledger
-            app.state.batcher = Batcher(parser, loaded, telemetry, ledger)
+            app.state.batcher = gate.batcher = Batcher(parser, loaded, telemetry, settings, ledger)
             app.state.v2_codec = V2Codec(loaded.card, settings.max_batch)
+            telemetry.queue_depth = gate.batcher.depth
         telemetry.start()
         # Everything loaded so far (sklearn, pandas, the model) lives as long as the process:
         # keep it out of the cyclic GC, whose full passes over it were the p99 latency.
@@ -157,7 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.telemetry = telemetry
     app.state.model = State(card=card, error="still loading")
-    errors.install(app)
+    app.state.lifecycle = Lifecycle()
+    errors.install(app, settings.retry_after_seconds)
     app.add_exception_handler(HTTPException, v2_endpoints.http_error)  # {"error": …} under /v2
     request_model = schemas.request_model(card, settings.max_batch)
     protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
@@ -171,5 +182,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     paths = frozenset(getattr(r, "path", "") for router in routers for r in router.routes)
     paths |= {p for p in (app.openapi_url, app.docs_url, app.redoc_url) if p}
     app.add_middleware(LimitBody, limit=settings.max_body_bytes, telemetry=telemetry)
+    app.add_middleware(
+        Admit,
+        telemetry=telemetry,
+        deadline=settings.deadline_seconds,
+        retry_after=settings.retry_after_seconds,
+        gate=gate,
+    )
     app.add_middleware(Observe, telemetry=telemetry, paths=paths)  # outermost: sees 413s too
     return app

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.feedback.settings import CaptureSettings, FeedbackSettings
+
+# mlops_template.core.bundle.MAX_MODEL_BYTES (importing it here would load scikit-learn into
+# gunicorn's master, which reads these settings; tests/unit/test_facts_agree.py compares them).
+MAX_MODEL_BYTES = 1 << 30
 
 
 class Settings(BaseSettings):
@@ -36,5 +40,38 @@ class Settings(BaseSettings):
     otel: bool = Field(
         False, description="FastAPI's OpenTelemetry tracing/metrics/logs (needs an OTel provider)"
     )
+    max_model_bytes: int = Field(
+        MAX_MODEL_BYTES, ge=1, description="Larger model files (or unpacked arrays) are refused"
+    )
+    # Overload and shutdown (docs/serving.md#overload-and-shutdown)
+    max_queue: int = Field(
+        64, ge=1, description="Prediction requests in progress; past it 503 + Retry-After"
+    )
+    max_queue_rows: int = Field(
+        32768, ge=1, description="Parsed rows not yet answered; past it 503 + Retry-After"
+    )
+    max_run_rows: int = Field(8192, ge=1, description="Most rows in one model run (>= MAX_BATCH)")
+    deadline_seconds: float = Field(
+        10.0, gt=0, description="A request not run by then is dropped (503 + Retry-After)"
+    )
+    retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a 503 under overload")
+    stuck_seconds: float = Field(
+        30.0, gt=0, description="/ready is 503 while one model run takes longer than this"
+    )
+    drain_seconds: float = Field(
+        5.0, ge=0, description="After SIGTERM: /ready 503 but still serving, before closing"
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client gets to send a request's headers"
+    )
+    body_timeout: float = Field(10.0, gt=0, description="Seconds a client gets to send a body")
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)  # FEEDBACK_*
     capture: CaptureSettings = Field(default_factory=CaptureSettings)  # CAPTURE_*
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.max_run_rows < self.max_batch:
+            raise ValueError(f"MAX_RUN_ROWS ({self.max_run_rows}) < MAX_BATCH ({self.max_batch})")
+        if self.drain_seconds >= self.graceful_timeout:
+            raise ValueError("DRAIN_SECONDS must be shorter than GRACEFUL_TIMEOUT")
+        return self

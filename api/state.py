@@ -1,5 +1,5 @@
 """What the app loads once: the model card (read when the app is built), the verified model
-(in the lifespan), and why it failed if it did.
+(in the lifespan), and why it failed if it did; and whether the process is draining.
 
 A missing, corrupt or mismatched model does not stop the process: `/health` stays 200,
 `/ready` and `/predict` answer 503 with the reason. Kubernetes then keeps the pod out of
@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_template.core import bundle
 from mlops_template.core import card as cards
-from mlops_template.core.bundle import load as load_bundle
 from mlops_template.core.card import ModelCard
 from mlops_template.core.errors import ModelLoadError
 
-from api.inference import Backend, choose
+from api.inference import Backend, choose, probe_rows
+from api.records import Records
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,18 @@ class Loaded:
     loaded_at: float
 
 
+@dataclass
+class Lifecycle:
+    """The process's phase: set to draining by the worker when SIGTERM arrives
+    (`api.worker`), so /ready answers 503 while in-flight requests finish."""
+
+    draining_since: float | None = None
+
+    def drain(self) -> None:
+        if self.draining_since is None:
+            self.draining_since = time.monotonic()
+
+
 @dataclass(frozen=True)
 class State:
     """The app's model state: `model` when ready, else `error` says why not."""
@@ -48,12 +61,15 @@ class State:
     error: str | None = None
 
 
-def load(model_dir: Path, card: ModelCard, use_onnx: bool) -> State:
-    """Check the model's sha256 and types against the card, pick the backend; never raises."""
+def load(
+    model_dir: Path, card: ModelCard, use_onnx: bool, max_bytes: int = bundle.MAX_MODEL_BYTES
+) -> State:
+    """Check the model's file, sha256 and types against the card, pick the backend and try it
+    on probe rows; never raises (a model that fails is a 503 with the reason, not a crash)."""
     started = time.perf_counter()
     model_file = model_dir / card.model_file
     try:
-        pipeline = load_bundle(model_file, card.sha256)
+        pipeline = bundle.load_model(model_dir, card, max_bytes)
     except ModelLoadError as exc:
         log.error("model not loaded: %s", exc)
         return State(card=card, error=str(exc))
@@ -64,7 +80,13 @@ def load(model_dir: Path, card: ModelCard, use_onnx: bool) -> State:
             error = f"{model_file}: classes {fitted} differ from the model card's {card.classes}"
             log.error("model not loaded: %s", error)
             return State(card=card, error=error)
-    backend = choose(pipeline, card.features, card.task, card.drift_reference, use_onnx)
+    try:
+        backend = choose(pipeline, card.features, card.task, card.drift_reference, use_onnx)
+        backend.run(Records(probe_rows(card.features, card.drift_reference, 8)))
+    except Exception as exc:  # whatever a wrong model raises, the process must stay up
+        error = f"{model_file}: the model fails on probe rows ({type(exc).__name__}: {exc})"
+        log.error("model not loaded: %s", error[:1000])
+        return State(card=card, error=error[:1000])
     seconds = time.perf_counter() - started
     log.info("model %s %s loaded in %.2f s (%s)", card.name, card.version, seconds, backend.name)
     return State(card=card, model=Loaded(card, backend, seconds, time.time()))

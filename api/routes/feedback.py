@@ -4,6 +4,8 @@ Body: `{"feedback": [{"id": "<id from /predict>", "label": <true class or value>
 1 … MAX_BATCH items (MAX_BODY_BYTES applies, as for /predict). Every item is judged on its
 own: the answer counts what was accepted and lists each refused item with a reason
 (`api.feedback.ledger`). Only a body that isn't a feedback list at all is an error (400/422).
+Admission (`api.middleware.Admit`) sheds /feedback with 503 + Retry-After, before its body is
+read, while the model's queue is full or MAX_QUEUE /feedback requests are in progress.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from fastapi.responses import Response
 from api import deps
 from api.deps import ApiKey
 from api.feedback.ledger import Ledger
+from api.routes import FEEDBACK_PATH
 from api.schemas import Error, FeedbackResponse, ValidationErrors
 
-FEEDBACK_PATH = "/feedback"
 ITEM = 'must be {"id": "<id from /predict>", "label": <class name or value>}'
 
 
@@ -61,7 +63,11 @@ def build(protected: bool) -> APIRouter:
         400: {"model": Error, "description": "Malformed JSON"},
         413: {"model": Error, "description": "Body over MAX_BODY_BYTES"},
         422: {"model": ValidationErrors, "description": "Not a feedback list"},
-        503: {"model": Error, "description": "No verified model; the detail says why"},
+        503: {
+            "model": Error,
+            "description": "No verified model (the detail says why), or overloaded: retry after "
+            "Retry-After seconds",
+        },
     }
     if protected:
         responses[401] = {"model": Error, "description": "Missing or wrong X-API-Key"}

@@ -1,14 +1,22 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes.
+
+/ready is 503 when no verified model is loaded, while the process drains after SIGTERM (a load
+balancer stops sending before the listener closes), and while the model thread has been on one
+hand-off longer than STUCK_SECONDS (a watchdog: runs are bounded by MAX_RUN_ROWS, so that long
+means stuck). A full queue does not make it 503: that is shed on the prediction paths, or every
+busy replica would leave the balancer at once and push its load onto the rest.
+"""
 
 from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import StateDep
 from api.schemas import Health, Ready
+from api.state import State
 
 router = APIRouter(tags=["probes"])
 
@@ -18,15 +26,36 @@ async def health() -> Health:
     return Health(status="ok", pid=os.getpid())
 
 
+def not_ready(request: Request, state: State) -> str | None:
+    """Why this process should get no traffic now (/ready's reason), or None when it should."""
+    if state.model is None:
+        return state.error or "still loading"
+    if request.app.state.lifecycle.draining_since is not None:
+        return "draining: shutting down after SIGTERM; in-flight requests finish"
+    batcher = getattr(request.app.state, "batcher", None)
+    limit = request.app.state.settings.stuck_seconds
+    busy = batcher.busy_for() if batcher is not None else 0.0
+    if busy > limit:
+        return f"model thread busy for {busy:.1f} s on one run (over STUCK_SECONDS {limit:g})"
+    return None
+
+
 @router.get(
     "/ready",
     response_model=Ready,
-    responses={503: {"model": Ready, "description": "No verified model; `reason` says why"}},
-    summary="A verified model is loaded",
+    responses={
+        503: {
+            "model": Ready,
+            "description": "No verified model, draining, or the model thread is stuck; "
+            "`reason` says which",
+        }
+    },
+    summary="A verified model is loaded and the process takes traffic",
 )
-async def ready(state: StateDep) -> JSONResponse:
-    if state.model is None:
-        body = Ready(ready=False, reason=state.error or "still loading")
+async def ready(request: Request, state: StateDep) -> JSONResponse:
+    reason = not_ready(request, state)
+    if state.model is None or reason is not None:
+        body = Ready(ready=False, reason=reason)
         return JSONResponse(body.model_dump(), status_code=503)
     loaded = state.model
     body = Ready(

@@ -1,9 +1,9 @@
 """POST /predict: one record or a batch, validated and answered off the event loop.
 
 The raw body is parsed and validated (`api.records`) in the model thread together with the
-inference (see `api.batcher`), so neither a big batch nor the model ever blocks the event
-loop. The request schema is documented in OpenAPI by `api.main` (`openapi_extra` below
-points at it).
+inference (see `api.batcher`, which calls `answer_many` with the parsed requests), so neither
+a big batch nor the model ever blocks the event loop. The request schema is documented in
+OpenAPI by `api.main` (`openapi_extra` below points at it).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from api import deps
-from api.codecs import Codec, InputError, Reply
+from api.codecs import Reply
 from api.deps import ApiKey
 from api.errors import OutputNotFinite
 from api.feedback.ledger import Ledger
@@ -45,22 +44,14 @@ class PredictCodec:
         return orjson.dumps(shape(self.model, result, classification, ids))
 
 
-def handle_many(
-    jobs: Sequence[tuple[bytes, Codec]], model: Loaded, telemetry: Telemetry, ledger: Ledger
+def answer_many(
+    requests: Sequence[tuple[Records, Reply]], model: Loaded, telemetry: Telemetry, ledger: Ledger
 ) -> list[bytes | Exception]:
-    """Answer several requests, of any protocol, with one model run (in the model thread).
-
-    Every answered row gets its signed prediction id (and is captured, when capture is on)
-    through the one `ledger.served` call, whichever protocol asked."""
-    results: list[bytes | Exception] = []
-    parts: list[tuple[int, Records, Reply]] = []  # (result index, records, reply) of valid bodies
-    for body, codec in jobs:
-        try:
-            records, reply = codec.read(body)
-            parts.append((len(results), records, reply))
-            results.append(b"")
-        except (RequestValidationError, InputError) as exc:
-            results.append(exc)
+    """The answers of several parsed requests, of any protocol, from one model run (in the
+    model thread). Every answered row gets its signed prediction id (and is captured, when
+    capture is on) through the one `ledger.served` call, whichever protocol asked."""
+    results: list[bytes | Exception] = [b""] * len(requests)
+    parts = [(index, records, reply) for index, (records, reply) in enumerate(requests)]
     if not parts:
         return results
     records = Records.join([part for _, part, _ in parts])
@@ -145,7 +136,11 @@ def build(protected: bool) -> APIRouter:
                 "model": ValidationErrors,
                 "description": "Invalid records; each error names the field",
             },
-            503: {"model": Error, "description": "No verified model; the detail says why"},
+            503: {
+                "model": Error,
+                "description": "No verified model, or overloaded (with Retry-After); the detail "
+                "says why",
+            },
         },
         openapi_extra={
             "requestBody": {

@@ -138,6 +138,25 @@ CAPTURE_FILES = Metric(
 CAPTURE_ERRORS = Metric(
     "model_capture_write_errors", "counter", "Failed writes to the capture sink (retried)."
 )
+# Overload (api/batcher.py, api/middleware.py): shed, dropped, and what is waiting.
+REJECTED = Metric(
+    "model_requests_rejected",
+    "counter",
+    "Prediction requests answered 503 + Retry-After because the model's queue was full, by "
+    "reason (queue_requests, queue_rows); feedback: /feedback requests shed the same way.",
+    ("reason",),
+)
+EXPIRED = Metric(
+    "model_requests_expired",
+    "counter",
+    "Prediction requests dropped before inference, by reason (deadline: 503 + Retry-After; "
+    "disconnected: the client left).",
+    ("reason",),
+)
+QUEUE_REQUESTS = Metric(
+    "model_queue_requests", "gauge", "Prediction requests waiting for or in the model thread."
+)
+QUEUE_ROWS = Metric("model_queue_rows", "gauge", "Parsed rows not yet answered.")
 
 ALL: tuple[Metric, ...] = (
     HTTP_REQUESTS,
@@ -165,6 +184,10 @@ ALL: tuple[Metric, ...] = (
     CAPTURE_BUFFERED,
     CAPTURE_FILES,
     CAPTURE_ERRORS,
+    REJECTED,
+    EXPIRED,
+    QUEUE_REQUESTS,
+    QUEUE_ROWS,
 )
 
 

@@ -9,6 +9,7 @@ request go to the in-memory `Tally`, written out in bulk (see `api.telemetry.tal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,8 +56,13 @@ class Telemetry:
         self.loaded_at = prom.gauge(names.MODEL_LOADED_AT, r, "max")
         self.prediction_bin = prom.counter(names.PREDICTION_BIN, r)
         self.prediction_reference = prom.gauge(names.PREDICTION_REFERENCE, r, "mostrecent")
+        self.rejections = prom.counter(names.REJECTED, r)
+        self.expirations = prom.counter(names.EXPIRED, r)
+        self.queue_requests = prom.gauge(names.QUEUE_REQUESTS, r, "livesum")
+        self.queue_rows = prom.gauge(names.QUEUE_ROWS, r, "livesum")
+        self.queue_depth: Callable[[], tuple[int, int]] = lambda: (0, 0)  # set by the app
         self.active = 0  # requests in flight in this process (changed on the event loop only)
-        self.tally = Tally(before_flush=lambda: self.in_flight.set(self.active))
+        self.tally = Tally(before_flush=self._live)
         self.quality = Quality(r, self.tally, card)  # labels from /feedback, capture
         self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._counter: InputCounter | None = None
@@ -100,6 +106,23 @@ class Telemetry:
 
     def rejected(self, reason: str) -> None:
         self.validation_errors.labels(reason).inc()
+
+    def overloaded(self, reason: str) -> None:
+        """A request shed with 503 + Retry-After (queue_requests, queue_rows)."""
+        with self.tally.lock:
+            self.tally.add(self.rejections.labels(reason), 1)
+
+    def expired(self, reason: str, n: int = 1) -> None:
+        """Requests dropped before inference (deadline, disconnected); any thread."""
+        with self.tally.lock:
+            self.tally.add(self.expirations.labels(reason), n)
+
+    def _live(self) -> None:
+        """Gauges of the moment, set before each flush (in the flush thread)."""
+        self.in_flight.set(self.active)
+        requests, rows = self.queue_depth()
+        self.queue_requests.set(requests)
+        self.queue_rows.set(rows)
 
     def received(self, records: Records) -> None:
         """Drift bins, missing values and unknown categories of the received records."""

@@ -52,7 +52,7 @@ def loads(body: bytes) -> Any:
 
 
 class Reply:
-    """Writes the answer of one infer request (called by `handle_many` with its rows)."""
+    """Writes the answer of one infer request (called by `answer_many` with its rows)."""
 
     __slots__ = ("head", "classes", "wanted")
 

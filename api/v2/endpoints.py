@@ -65,11 +65,7 @@ def find(state: State, name: str, version: str | None) -> ModelCard | Response:
 
 async def not_ready(request: Request) -> str | None:
     """Why the server isn't ready (/ready's reason), or None when it is."""
-    response = await health.ready(deps.state(request))
-    if response.status_code == 200:
-        return None
-    reason = orjson.loads(bytes(response.body)).get("reason")
-    return str(reason or f"/ready answers {response.status_code}")
+    return health.not_ready(request, deps.state(request))
 
 
 async def model_ready(request: Request, name: str, version: str | None) -> Response:

@@ -68,6 +68,11 @@ def multiclass_dir(train_bundle: Callable[..., Path]) -> Path:
 
 
 @pytest.fixture(scope="session")
+def boosted_dir(train_bundle: Callable[..., Path]) -> Path:
+    return train_bundle(train={"model": "gradient_boosting", "n_estimators": 5})
+
+
+@pytest.fixture(scope="session")
 def forest_dir(train_bundle: Callable[..., Path]) -> Path:
     return train_bundle(train={"model": "random_forest", "n_estimators": 20, "epochs": 2})
 

@@ -258,3 +258,34 @@ def test_the_kserve_predictor_gets_what_its_manifest_says(client: TestClient) ->
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["port"] == int(env["PORT"])
         assert client.get(container[probe]["httpGet"]["path"]).status_code == 200
+
+
+def test_infer_shares_the_queue_limits_and_answers_in_the_protocols_shape(
+    client_for: ClientFn, model_dir: Path
+) -> None:
+    """A full queue sheds V2 infer calls too (503 + Retry-After, `{"error": …}`, before the body
+    is read), and a draining server's V2 readiness is false like /ready."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = client_for(model_dir, max_queue=1)
+    batcher = client.app.state.batcher  # type: ignore[attr-defined]
+    gate = threading.Event()
+    batcher.executor.submit(gate.wait)  # the model thread is busy
+    rows = records_of(model_dir)[:1]
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            first = pool.submit(infer, client, rows)
+            while batcher.depth()[0] < 1:
+                threading.Event().wait(0.01)
+            shed = infer(client, rows)
+        finally:
+            gate.set()
+        assert first.result(10).status_code == 200
+    assert shed.status_code == 503, shed.text
+    assert shed.headers["retry-after"] == "1"
+    assert "overloaded" in shed.json()["error"]
+    assert value(scrape(client), "model_requests_rejected_total", reason="queue_requests") == 1
+    client.app.state.lifecycle.drain()  # type: ignore[attr-defined]
+    ready = client.get("/v2/health/ready")
+    assert ready.status_code == 400 and "draining" in ready.json()["error"]

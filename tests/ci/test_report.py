@@ -44,7 +44,7 @@ def mr_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_compares_branch_with_target(mr_repo: Path) -> None:
     report = run_report(mr_repo, "--target-ref", "origin/main")
-    metrics = report.split("## Metrics (vs `origin/main`)")[1].split("##")[0]
+    metrics = report.split("## Metrics (vs origin/main)")[1].split("##")[0]
     assert re.search(r"\|\s*Path\s*\|\s*Metric\s*\|\s*origin/main\s*\|\s*workspace\s*\|", metrics)
     assert re.search(r"\|\s*reports/metrics\.json\s*\|\s*f1\s*\|", metrics)
     params = report.split("## Params changed")[1].split("##")[0]
@@ -77,7 +77,7 @@ def test_report_without_target_and_with_a_failed_gate(mr_repo: Path) -> None:
         report = run_report(mr_repo, "--target-ref", "origin/no-such-branch")
     finally:
         (mr_repo / "params.yaml").write_text(params)
-    assert "vs `" not in report.splitlines()[0]
+    assert " vs " not in report.splitlines()[0]
     assert re.search(r"## Metrics\n\n\|\s*Path\s*\|\s*accuracy", report)
     assert f"| train.learning_rate | {feature_params()['train']['learning_rate']:g} |" in report
     assert "❌ FAIL: f1 =" in report and "0.9999" in report

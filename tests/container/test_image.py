@@ -1,7 +1,9 @@
 """The API image, built and run for real with podman (docker/build-local.sh: a local Debian
 bookworm base standing in for python:3.11-slim, wheels from the host, no network in the
-build). The container must become ready, answer /ready and /predict, export merged metrics,
-run as a numeric non-root user with a HEALTHCHECK, and stop gracefully on SIGTERM.
+build). Run as production runs it (read-only root filesystem, /tmp on tmpfs, no capabilities,
+no privilege escalation), the container must become ready, answer /ready and /predict, export
+merged metrics, run as a numeric non-root user with a HEALTHCHECK, and stop gracefully on
+SIGTERM.
 Image size and start-to-ready are measured in bench/container.py, not asserted here."""
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from tests.support.shell import ROOT, venv_tool
 from tests.support.traffic import records
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
+
+# How production runs the image (deploy/kubernetes: readOnlyRootFilesystem, drop ALL,
+# allowPrivilegeEscalation false, an emptyDir on /tmp); DRAIN_SECONDS=1 keeps the stop short.
+PRODUCTION = ["--read-only", "--tmpfs", "/tmp", "--cap-drop=ALL",
+              "--security-opt=no-new-privileges", "--env", "DRAIN_SECONDS=1"]  # fmt: skip
 
 
 def test_dockerfile_is_hadolint_clean() -> None:
@@ -47,7 +54,8 @@ def test_container_serves_predictions_and_metrics_and_stops_gracefully(
     card = json.loads((model_dir / "model_card.json").read_text())
     port = free_port()
     name = f"api-test-{uuid.uuid4().hex[:8]}"
-    podman("run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:8000", image)
+    podman("run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:8000",
+           *PRODUCTION, image)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
 
@@ -86,6 +94,10 @@ def test_container_serves_predictions_and_metrics_and_stops_gracefully(
         assert predicted() == 20
 
         assert podman("exec", name, "id", "-u") == "10001"
+        # The root filesystem really is read-only; /tmp (metrics files) is writable.
+        denied = podman("exec", name, "touch", "/app/x", check=False)
+        assert podman("exec", name, "sh", "-c", "touch /app/x 2>&1; echo $?").endswith("1"), denied
+        assert podman("exec", name, "sh", "-c", "ls /tmp/prometheus-multiproc | wc -l") != "0"
         # The HEALTHCHECK command itself passes inside the container.
         podman("healthcheck", "run", name)
     finally:

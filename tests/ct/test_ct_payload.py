@@ -72,8 +72,8 @@ def test_description_says_which_alert_which_features_and_by_how_much() -> None:
         pipeline_url="https://gitlab.example.com/p/-/pipelines/7",
     )
     assert "Started by **alert FeatureDrift (firing)** in pipeline https://gitlab" in text
-    assert "Drifted: `worst_area` (PSI 1.200), `mean_radius` (PSI 0.410)." in text
+    assert "Drifted: worst_area (PSI 1.200), mean_radius (PSI 0.410)." in text
     assert "| **f1** | 0.9500 | 0.9700 | +0.0200 ✅ |" in text
     assert "| log_loss | 0.0900 | 0.0700 | -0.0200 |" in text
-    assert "- `data/source.csv.dvc`" in text
+    assert "- data/source.csv.dvc" in text
     assert describe.title(reason, "abc") == "Retrain model (drift in mean_radius, worst_area): abc"

@@ -106,7 +106,7 @@ def test_the_report_on_captured_traffic_against_the_training_split(
     )
     assert code == 1, text
     assert "**Multivariate drift**" in text and ": DRIFT" in text
-    first = next(line for line in text.splitlines() if line.startswith("| mean\\_radius | 0."))
+    first = next(line for line in text.splitlines() if line.startswith("| mean_radius | 0."))
     assert first
     code, text = run("--capture", str(tmp_path / "nothing"), "--model-dir", str(model_dir))
     assert code == 2 and "no captured rows" in text

@@ -93,7 +93,7 @@ def test_dropped_and_hashed_features_become_missing_values(
     )
     assert table["mean_area"].isna().all() and table["mean_radius"].isna().all()
     assert summary.left_out == ["mean_area", "mean_radius"]
-    assert "mean\\_area, mean\\_radius" in feedback_data.describe(summary)
+    assert "missing values: mean_area, mean_radius" in feedback_data.describe(summary)
 
 
 def test_rows_served_before_the_window_are_left_out(

@@ -123,6 +123,10 @@ def test_dashboard_has_the_panels_the_service_needs() -> None:
         "model_info",
         "model_loaded_timestamp_seconds",
         "model_input_validation_errors_total",
+        "model_requests_rejected_total",
+        "model_requests_expired_total",
+        "model_queue_requests",
+        "model_queue_rows",
     ):
         assert needed in exprs, f"no dashboard panel uses {needed}"
 

@@ -85,9 +85,15 @@ def launch(
 
 @contextlib.contextmanager
 def run_api(
-    model_dir: Path, workdir: Path, workers: int = 2, env: Mapping[str, str] | None = None
+    model_dir: Path,
+    workdir: Path,
+    workers: int = 2,
+    env: Mapping[str, str] | None = None,
+    wait_path: str = "/ready",
 ) -> Iterator[Server]:
-    """`python -m api` (gunicorn + uvicorn workers, multiprocess metrics) on `model_dir`."""
+    """`python -m api` (gunicorn + uvicorn workers, multiprocess metrics) on `model_dir`,
+    returned once `wait_path` answers 200 (`/health` for a server that must refuse its model).
+    DRAIN_SECONDS is 0 unless `env` sets it, so stopping a test server takes no drain pause."""
     port = free_port()
     multiproc = workdir / "prometheus-multiproc"
     shutil.rmtree(multiproc, ignore_errors=True)
@@ -99,10 +105,11 @@ def run_api(
         "WORKERS": str(workers),
         "MODEL_DIR": str(model_dir),
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "DRAIN_SECONDS": "0",
         **(env or {}),
     }
     cmd = [sys.executable, "-m", "api"]
     with launch(
-        "api", cmd, f"http://127.0.0.1:{port}", "/ready", workdir / "api.log", full_env
+        "api", cmd, f"http://127.0.0.1:{port}", wait_path, workdir / "api.log", full_env
     ) as s:
         yield s

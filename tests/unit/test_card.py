@@ -4,6 +4,7 @@ that is older, newer or malformed gets a clear answer."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,31 @@ def test_a_newer_card_is_refused_naming_both_versions(model_dir: Path, tmp_path:
         (lambda d: d.pop("sha256"), "sha256"),
         (lambda d: d.update(sha256="../../etc/passwd"), "sha256"),
         (lambda d: d["drift_reference"]["features"].clear() or d.update(extra=1), "extra"),
+        (lambda d: d.update(model_file="../model.skops"), "model_file"),
+        (lambda d: d.update(model_file="/dev/zero"), "model_file"),
+        (lambda d: d.update(model_file=".hidden"), "model_file"),
+        (lambda d: d["features"][1].update(name=d["features"][0]["name"]), "unique"),
+        (lambda d: d.update(classes=[]), "classes"),
+        (lambda d: d.update(task="regression"), "regression"),
+        (
+            lambda d: d["drift_reference"]["features"][d["features"][0]["name"]].update(
+                proportions=[1.0]
+            ),
+            "proportions for",
+        ),
+        (
+            lambda d: d["drift_reference"]["features"].update(
+                not_a_feature={"kind": "numeric", "edges": [], "proportions": [1], "missing": 0}
+            ),
+            "not a feature",
+        ),
+        (
+            lambda d: d["drift_reference"]["features"].update(
+                {d["features"][0]["name"]: {"kind": "categorical", "categories": ["a"],
+                                            "proportions": [1], "missing": 0}}
+            ),
+            "bins don't fit",
+        ),  # fmt: skip
     ],
 )
 def test_a_malformed_card_names_the_field(
@@ -69,6 +95,24 @@ def test_unreadable_cards(tmp_path: Path) -> None:
         card.read(tmp_path)
     (tmp_path / card.FILE_NAME).write_text("{not json")
     with pytest.raises(CardError, match="not JSON"):
+        card.read(tmp_path)
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo", "huge"])
+def test_a_card_that_is_no_plain_file_or_too_big_is_refused_unread(
+    tmp_path: Path, target: str
+) -> None:
+    """Reading stops at the card's size limit: /dev/zero, a FIFO (no writer: it would block)
+    and a sparse file over the limit are refused without hanging or filling memory."""
+    path = tmp_path / card.FILE_NAME
+    if target == "fifo":
+        os.mkfifo(path)
+    elif target == "huge":
+        with path.open("wb") as handle:
+            handle.truncate(card.MAX_BYTES + 1)
+    else:
+        os.symlink(target, path)
+    with pytest.raises(CardError, match="refused: (not a regular file|.* over the limit)"):
         card.read(tmp_path)
 
 

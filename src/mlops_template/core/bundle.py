@@ -12,12 +12,16 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import skops.io as sio
 
 from mlops_template.core import io as fileio
+from mlops_template.core import trusted
 from mlops_template.core.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from mlops_template.core.card import ModelCard
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -67,30 +71,70 @@ def save(obj: Any, path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# Types a model of this template may contain beyond skops' defaults. Anything else in a
-# file is refused on load: skops never runs code it was not told to trust.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
+# Most bytes a model file, and the arrays packed in it, may take (MAX_MODEL_BYTES in the API).
+MAX_MODEL_BYTES = 1 << 30
 
 
-def load(path: Path, expected_sha256: str | None = None) -> Any:
-    """Load a skops file, checking its sha256 and refusing unexpected types."""
+def _schema(data: bytes, limit: int) -> Any:
+    """schema.json of a skops file, after checking the unpacked entries fit in `limit` bytes."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > limit:
+            raise ValueError(f"unpacks to {unpacked} bytes, over the limit of {limit}")
+        return json.loads(archive.read("schema.json"))
+
+
+def load(path: Path, expected_sha256: str | None = None, max_bytes: int = MAX_MODEL_BYTES) -> Any:
+    """Load a skops file: check its size and sha256, refuse every type not in `trusted.TYPES`.
+
+    The one loader for every model and preprocessor file (API, train, evaluate, drift report,
+    retrain comparison). Nothing in the file runs before all its type names are known to
+    be on the exact allow-list.
+    """
     try:
-        data = path.read_bytes()
+        data = fileio.read_regular(path, max_bytes)
     except OSError as exc:
         raise ModelLoadError(f"{path}: can't be read ({exc.strerror})") from exc
+    except fileio.FileRefused as exc:
+        raise ModelLoadError(f"{path}: refused: {exc} (MAX_MODEL_BYTES)") from exc
     digest = hashlib.sha256(data).hexdigest()
     if expected_sha256 is not None and digest != expected_sha256:
         raise ModelLoadError(
             f"{path}: sha256 {digest[:12]}… does not match the model card's {expected_sha256[:12]}…"
         )
     try:
-        untrusted = sio.get_untrusted_types(data=data)
-    except (zipfile.BadZipFile, json.JSONDecodeError, KeyError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: not a valid skops file ({exc})") from exc
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        names = trusted.names_in(_schema(data, max_bytes))
+        names |= set(sio.get_untrusted_types(data=data))
+    except Exception as exc:  # zipfile, json and skops raise many types on malformed content
+        raise ModelLoadError(
+            f"{path}: not a valid skops file ({type(exc).__name__}: {exc})"
+        ) from exc
+    refused = sorted(names - trusted.TYPES)
     if refused:
-        raise ModelLoadError(f"{path}: refusing untrusted types: {', '.join(refused)}")
+        raise ModelLoadError(
+            f"{path}: refusing types not on the allow-list (mlops_template.core.trusted): "
+            + ", ".join(refused)[:1000]
+        )
     try:
-        return sio.loads(data, trusted=untrusted)
+        model = sio.loads(data, trusted=sorted(names))
+        trusted.check_trees(model)
     except Exception as exc:  # skops raises many types on corrupt content
         raise ModelLoadError(f"{path}: can't be loaded ({type(exc).__name__}: {exc})") from exc
+    return model
+
+
+def model_file(model_dir: Path, card: ModelCard) -> Path:
+    """The card's model file, which must be a file inside `model_dir` (links resolved)."""
+    path = model_dir / card.model_file
+    folder = model_dir.resolve()
+    real = path.resolve()
+    if real.parent != folder:
+        raise ModelLoadError(
+            f"{path}: model_file resolves to {real}, outside the model folder {model_dir}"
+        )
+    return path
+
+
+def load_model(model_dir: Path, card: ModelCard, max_bytes: int = MAX_MODEL_BYTES) -> Any:
+    """The verified model the card in `model_dir` describes (see `load`)."""
+    return load(model_file(model_dir, card), card.sha256, max_bytes)

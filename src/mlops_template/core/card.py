@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import sklearn
 import skops
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import model_validator
 
 from mlops_template.core import io, paths
-from mlops_template.core.drift import DriftReference
+from mlops_template.core.drift import CategoricalBins, DriftReference, NumericBins
 from mlops_template.core.errors import CardError
 from mlops_template.core.schema import Feature
 
@@ -28,6 +30,9 @@ SCHEMA_VERSION = 2
 IMPORTANCE_TOP = 30  # features listed in the card (all of them: reports/importance.json)
 MODEL_NAME = "model"  # the artifact name in dvc.yaml and in the GTO registry
 FILE_NAME = paths.MODEL_CARD.name
+# A plain file name: no folder, no "..", not absolute, not hidden.
+FILE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+MAX_BYTES = 64 << 20  # a card is kilobytes; this bounds what a hostile one can make a reader hold
 
 
 class FeatureImportance(BaseModel):
@@ -73,13 +78,62 @@ class ModelCard(BaseModel):
     history: list[dict[str, int | float]] = Field(
         description="Per-epoch training/validation scores"
     )
-    model_file: str = Field(description="The skops file next to the card")
+    model_file: str = Field(
+        description="The skops file next to the card: a plain file name, no folder",
+        json_schema_extra={"pattern": FILE_NAME_PATTERN.pattern},
+    )
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the model file")
     drift_reference: DriftReference
     runtime: dict[str, str] = Field(description="Library versions the model was trained with")
     importance: Importance | None = Field(
         None, description="Permutation importance on the test split (version 2; else absent)"
     )
+
+    @field_validator("model_file")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        if not FILE_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"{value[:100]!r} is not a plain file name in the model folder "
+                "(no folder, '..' or absolute path)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelCard:
+        """What readers rely on beyond the field types (a wrong card fails here, not later)."""
+        names = [f.name for f in self.features]
+        if not names or len(set(names)) != len(names) or "" in names:
+            raise ValueError("features: names must be present, non-empty and unique")
+        for name, bins in self.drift_reference.features.items():
+            kind = next((f.kind for f in self.features if f.name == name), None)
+            if kind is None:
+                raise ValueError(f"drift_reference.features.{name}: not a feature of the card")
+            if (kind == "categorical") != isinstance(bins, CategoricalBins):
+                raise ValueError(
+                    f"drift_reference.features.{name}: bins don't fit a {kind} feature"
+                )
+        for where, ref in [
+            *(
+                (f"drift_reference.features.{n}", b)
+                for n, b in self.drift_reference.features.items()
+            ),
+            ("drift_reference.prediction", self.drift_reference.prediction),
+        ]:
+            size = len(ref.categories) if isinstance(ref, CategoricalBins) else len(ref.edges) + 1
+            if len(ref.proportions) != size:
+                raise ValueError(f"{where}: {len(ref.proportions)} proportions for {size} bins")
+            if isinstance(ref, NumericBins) and ref.edges != sorted(ref.edges):
+                raise ValueError(f"{where}: edges are not sorted")
+        prediction = self.drift_reference.prediction
+        if self.task == "classification":
+            if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
+                raise ValueError("classes: a classifier needs two or more distinct classes")
+            if not isinstance(prediction, CategoricalBins) or prediction.categories != self.classes:
+                raise ValueError("drift_reference.prediction: must be the classes' bins")
+        elif self.classes or not isinstance(prediction, NumericBins):
+            raise ValueError("classes: a regression card has no classes and numeric bins")
+        return self
 
 
 def build(
@@ -128,10 +182,12 @@ def read(path: Path) -> ModelCard:
     if path.suffix != ".json":
         path = path / FILE_NAME
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(io.read_regular(path, MAX_BYTES))
     except OSError as exc:
         raise CardError(f"{path}: can't be read ({exc.strerror})") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except io.FileRefused as exc:
+        raise CardError(f"{path}: refused: {exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise CardError(f"{path}: not JSON ({exc})") from exc
     version = raw.get("schema_version", 0) if isinstance(raw, dict) else 0
     if isinstance(version, int) and version > SCHEMA_VERSION:
@@ -143,7 +199,7 @@ def read(path: Path) -> ModelCard:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "card"
-        errors = f"{exc.error_count()} error(s); {where}: {first['msg']}"
+        errors = f"{exc.error_count()} error(s); {where[:200]}: {first['msg'][:300]}"
         raise CardError(f"{path}: not a valid model card ({errors})") from None
 
 

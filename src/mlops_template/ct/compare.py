@@ -51,7 +51,7 @@ def fetch_bundle(ref: str, target: Path) -> Path:
 def score_bundle(model_dir: Path, test: pd.DataFrame) -> dict[str, float]:
     """Test metrics of the bundle in `model_dir` on `test`, computed as the evaluate stage does."""
     model_card = card.read(model_dir)
-    model = bundle.load(model_dir / model_card.model_file, expected_sha256=model_card.sha256)
+    model = bundle.load_model(model_dir, model_card)
     features = model_card.features
     task, target = model_card.task, model_card.target
     if target not in test:

@@ -19,9 +19,11 @@ drift score (`mlops_template.ct.two_sample`); a score above --auc-threshold is d
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import datetime as dt
-
-from mlops_template.core import bundle, capture, card, drift, paths, schema
+from mlops_template.core import bundle, capture, card, drift, markdown, paths, schema
 from mlops_template.core.card import ModelCard
 from mlops_template.core.errors import ModelLoadError, StageError
 from mlops_template.core.predict import predict_frame
@@ -39,6 +39,8 @@ import mlops_template.ct.two_sample as two_sample
 from mlops_template.stages import datasets
 
 log = logging.getLogger(__name__)
+
+MAX_NAMED = 20  # drifted features named in the summary line
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def missing_columns(frame: pd.DataFrame, model_card: ModelCard) -> list[str]:
 
 def predictions(model_dir: Path, model_card: ModelCard, frame: pd.DataFrame) -> pd.Series:
     """The model's predictions for `frame` (classes as str, or values), like the API makes them."""
-    model = bundle.load(model_dir / model_card.model_file, expected_sha256=model_card.sha256)
+    model = bundle.load_model(model_dir, model_card)
     labels, _ = predict_frame(model, frame, model_card.features, model_card.task)
     if model_card.task == "classification":
         return pd.Series([str(c) for c in labels])
@@ -171,29 +173,29 @@ def _cells(row: Row) -> list[str]:
 HEADER = ["feature", "PSI", "chi² p-value", "missing (train)", "verdict"]
 
 
-def _summary(report: Report) -> str:
+def _summary(report: Report, name: Callable[[str], str] = str) -> str:
+    """One line; `name` renders each feature name (markdown.escape for Markdown)."""
     drifted = report.drifted
     if not drifted:
         return f"No drift: no PSI above {report.threshold} ({report.n_rows} rows)."
-    names = ", ".join(f"{r.name} (PSI {r.psi:.3f})" for r in drifted)
+    names = [f"{name(r.name)} (PSI {r.psi:.3f})" for r in drifted]
+    shown = ", ".join(names[:MAX_NAMED]) + (
+        f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else ""
+    )
     return (
-        f"Drift in {len(drifted)} of {len(report.rows) + 1} checks ({report.n_rows} rows): {names}."
+        f"Drift in {len(drifted)} of {len(report.rows) + 1} checks ({report.n_rows} rows): {shown}."
     )
 
 
 def to_markdown(report: Report) -> str:
-    lines = [
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join(["---", "---:", "---:", "---:", "---"]) + "|",
-    ]
-    lines += ["| " + " | ".join(_cells(r)) + " |" for r in report.rows]
-    lines.append("")
+    """Column names come from the batch: every cell goes through `markdown.escape`."""
+    lines = [markdown.table(HEADER, [_cells(r) for r in report.rows], align="lrrrl"), ""]
     if report.prediction is not None:
         c = _cells(report.prediction)
         lines.append(f"**Prediction drift**: PSI {c[1]}, chi² p-value {c[2]}: {c[4]}")
     else:
-        lines.append(f"**Prediction drift**: {report.prediction_note}")
-    lines += ["", _summary(report), ""]
+        lines.append(f"**Prediction drift**: {markdown.escape(report.prediction_note)}")
+    lines += ["", _summary(report, markdown.escape), ""]
     extra = two_sample.markdown(report.numeric, report.classifier)
     if extra:
         lines += ["### Two-sample tests against the training split", "", extra]

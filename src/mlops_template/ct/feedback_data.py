@@ -33,7 +33,7 @@ from mlops_template.core import capture, card, config, io, paths
 from mlops_template.core.card import ModelCard
 from mlops_template.core.errors import ConfigError, StageError
 from mlops_template.core.live_params import FeedbackParams
-from mlops_template.core.markdown import escape
+from mlops_template.core.markdown import escape, listing
 
 log = logging.getLogger(__name__)
 
@@ -166,11 +166,11 @@ def read_summary(path: Path = paths.FEEDBACK_SUMMARY) -> Summary | None:
 def describe(summary: Summary) -> str:
     """Markdown for the retrain merge request (every value from outside escaped)."""
     quality = "—" if summary.quality is None else f"{summary.quality:.4f}"
-    versions = ", ".join(f"`{escape(v)}` {q:.4f}" for v, q in sorted(summary.by_version.items()))
+    versions = ", ".join(f"{escape(v, 40)} {q:.4f}" for v, q in sorted(summary.by_version.items()))
     lines = [
         f"**{summary.rows}** labelled production rows (of {summary.captured} captured "
         f"predictions), served {escape(summary.first)} … {escape(summary.last)} (window "
-        f"{summary.window_days:g} days, `feedback.mode: {escape(summary.mode)}`).",
+        f"{summary.window_days:g} days, feedback.mode: {escape(summary.mode)}).",
         "",
         f"The served model's {summary.metric} on them: **{quality}**"
         + (f" (by version: {versions})" if versions else "")
@@ -182,7 +182,7 @@ def describe(summary: Summary) -> str:
     if summary.refused:
         notes.append(f"{summary.refused} labels left out (no class of the model / not a number)")
     if summary.left_out:
-        missing = ", ".join(escape(c) for c in summary.left_out)
+        missing = listing(summary.left_out)
         notes.append(f"not stored by capture, so missing values: {missing}")
     if notes:
         lines += [""] + [f"- {note}" for note in notes]

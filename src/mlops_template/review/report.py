@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlops_template.core import config, io, paths
+from mlops_template.core import config, io, markdown, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
 from mlops_template.review import epochs, gate, why
@@ -39,11 +39,6 @@ def dvc(*args: str) -> str:
     return result.stdout
 
 
-def has_rows(table: str) -> bool:
-    """True if a markdown table has at least one row below its header."""
-    return len([line for line in table.splitlines() if line.startswith("|")]) > 2
-
-
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"train": {"epochs": 20}} → {"train.epochs": 20}."""
     flat: dict[str, Any] = {}
@@ -56,21 +51,47 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def number(value: Any) -> str:
+    """A metric as DVC's tables show it (5 decimals); anything else as text, "-" if absent."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return str(round(value, 5)) if abs(value) >= 1e-5 or value == 0 else f"{value:.5g}"
+    return str(value)
+
+
 def metrics_section(ref: str | None) -> str:
+    """DVC's metrics (diff) as a table; every cell escaped (names come from the branch)."""
     if ref is None:
-        return "## Metrics\n\n" + dvc("metrics", "show", "--md").strip()
-    table = dvc("metrics", "diff", "--md", "--all", ref).strip()
-    return f"## Metrics (vs `{ref}`)\n\n" + table
+        shown: dict[str, Any] = json.loads(dvc("metrics", "show", "--json")).get("", {})
+        files = {p: flatten(d.get("data", {})) for p, d in shown.get("data", {}).items()}
+        names = sorted({name for values in files.values() for name in values})
+        rows = [[p, *(number(v.get(n)) for n in names)] for p, v in sorted(files.items())]
+        return "## Metrics\n\n" + markdown.table(["Path", *names], rows)
+    diff: dict[str, Any] = json.loads(dvc("metrics", "diff", "--json", "--all", ref))
+    rows = [
+        [p, name, number(v.get("old")), number(v.get("new")), number(v.get("diff"))]
+        for p, values in sorted(diff.items())
+        for name, v in sorted(values.items())
+    ]
+    table = markdown.table(["Path", "Metric", ref, "workspace", "Change"], rows)
+    return f"## Metrics (vs {markdown.escape(ref)})\n\n" + table
 
 
 def params_section(ref: str | None) -> str:
     if ref is not None:
-        table = dvc("params", "diff", "--md", ref).strip()
-        if has_rows(table):
-            return f"## Params changed (vs `{ref}`)\n\n" + table
-        return f"## Params\n\nNo parameter changes versus `{ref}`."
-    rows = [f"| {key} | {value} |" for key, value in flatten(config.as_dict(config.load())).items()]
-    return "## Params\n\n| Param | Value |\n|---|---|\n" + "\n".join(rows)
+        diff: dict[str, Any] = json.loads(dvc("params", "diff", "--json", ref))
+        rows = [
+            [p, name, number(v.get("old")), number(v.get("new"))]
+            for p, values in sorted(diff.items())
+            for name, v in sorted(values.items())
+        ]
+        if rows:
+            table = markdown.table(["Path", "Param", ref, "workspace"], rows)
+            return f"## Params changed (vs {markdown.escape(ref)})\n\n" + table
+        return f"## Params\n\nNo parameter changes versus {markdown.escape(ref)}."
+    rows = [[k, number(v)] for k, v in flatten(config.as_dict(config.load())).items()]
+    return "## Params\n\n" + markdown.table(["Param", "Value"], rows)
 
 
 def epochs_section() -> str:
@@ -87,7 +108,7 @@ def gate_section(ref: str | None) -> str:
     ci = gate.interval_from_ref(ref, params) if ref is not None and params.use_ci else None
     verdict = gate.check(metrics, params, baseline, ci)
     icon = "✅" if verdict.passed else "❌"
-    return f"## Quality gate\n\n{icon} {verdict.message}"
+    return f"## Quality gate\n\n{icon} {markdown.escape(verdict.message, 500)}"
 
 
 def slug(title: str) -> str:
@@ -145,11 +166,12 @@ def plots_section(ref: str | None, out_dir: Path) -> str:
     """Render each plot to `out_dir/<slug>.png` and link it relative to the report."""
     lines = ["## Plots"]
     if ref is not None:
-        lines.append(f"\nEach plot shows this branch (`workspace`) and `{ref}`.")
+        lines.append(f"\nEach plot shows this branch (workspace) and {markdown.escape(ref)}.")
     for title, spec in vega_specs(ref).items():
         name = f"{slug(title)}.png"
         render_vega(spec, out_dir / name)
-        lines.append(f"\n### {title}\n\n![{title}](./{name})")
+        text = markdown.escape(title)
+        lines.append(f"\n### {text}\n\n![{text}](./{name})")
     if render_predictions(out_dir / "predictions.png"):
         lines.append("\n### Predictions\n\n![Predictions](./predictions.png)")
     return "\n".join(lines)
@@ -160,9 +182,9 @@ def build(ref: str | None, out: Path) -> str:
     head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    title = f"# Model report for `{head or 'workspace'}`"
+    title = f"# Model report for {markdown.escape(head or 'workspace')}"
     sections = [
-        title + (f" vs `{ref}`" if ref is not None else ""),
+        title + (f" vs {markdown.escape(ref)}" if ref is not None else ""),
         gate_section(ref),
         metrics_section(ref),
         params_section(ref),
