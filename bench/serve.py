@@ -12,14 +12,12 @@ rounds, alternating with /predict, so the V2/predict ratios come from one run. L
 of the api server with 1 and with 100 labels per request (every id distinct, signed with the
 key the server has, so each label is accepted).
 `--also DIR` serves a second model bundle (e.g. a gradient-boosting one, trained on the same
-data) as one more server in the same alternation, and adds its rows. `--baseline DIR` serves
-the same model with another checkout's server code (e.g. `git worktree add ../base main`), so
-a change to the request path is measured against its target branch in one run.
+data) as one more server in the same alternation, and adds its rows. (Another checkout's
+server against this one: bench/compare.py.)
 Prints markdown tables (req/s, p50, p99, ratio; rows/s for the batches, labels/s; server CPU
 per request).
 
     python bench/serve.py [--duration 10] [--connections 32] [--model-dir model] [--also DIR]
-                          [--baseline DIR]
 
 wrk and the server share this machine's cores, so compare the ratio, not absolute numbers.
 """
@@ -66,13 +64,12 @@ def bare_app() -> Any:
     return app
 
 
-def start(
-    kind: str, port: int, model_dir: Path, log_file: Path, code: Path = ROOT
-) -> subprocess.Popen[bytes]:
-    """One server: `bare`, or `python -m api` (`api`, `capture`) from the checkout `code`."""
+def start(kind: str, port: int, model_dir: Path, log_file: Path) -> subprocess.Popen[bytes]:
+    """One server: `bare`, or `python -m api` (`api`, `capture`)."""
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1"}
     env["MODEL_DIR"] = str(model_dir)
     env["FEEDBACK_KEY"] = FEEDBACK_KEY
+    env["DRAIN_SECONDS"] = "0"  # stop at once (no SIGTERM drain between runs)
     if kind == "capture":
         env["CAPTURE_ENABLED"] = "true"
         env["CAPTURE_URL"] = tempfile.mkdtemp(prefix="bench-capture-")
@@ -80,35 +77,31 @@ def start(
         env["CAPTURE_BUFFER_ROWS"] = "2000000"
     env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-prom-")
     env["PYTHONPATH"] = str(ROOT / "bench")  # gunicorn imports `serve:bare_app()` from here
-    if code != ROOT:  # another checkout's api and package, ahead of the installed ones
-        env["PYTHONPATH"] = os.pathsep.join([str(code / "src"), str(code)])
     if kind == "bare":
         command = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_conf"]
         command.append("serve:bare_app()")
     else:
         command = [sys.executable, "-m", "api"]
     with log_file.open("wb") as out:
-        process = subprocess.Popen(command, cwd=code, env=env, stdout=out, stderr=-2)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=-2)
     wait_ready(f"http://127.0.0.1:{port}/ready", process)
     return process
 
 
 def main_runs(args: Any, bodies: dict[str, str], tmp: Path) -> dict[str, Any]:
     """All servers up at once; wrk runs alternate between them so load drift hits all alike."""
-    specs = {k: (k, args.model_dir, ROOT) for k in ("bare", "api", "capture")}
+    specs = {k: (k, args.model_dir) for k in ("bare", "api", "capture")}
     if args.also is not None:  # a second model, served by the same server code
-        specs["also"] = ("api", args.also, ROOT)
-    if args.baseline is not None:  # the same model, served by another checkout's code
-        specs["base"] = ("api", args.model_dir, args.baseline.resolve())
+        specs["also"] = ("api", args.also)
     ports = {k: free_port() for k in specs}
     servers = {
-        k: start(kind, ports[k], model_dir, tmp / f"{k}.log", code)
-        for k, (kind, model_dir, code) in specs.items()
+        k: start(kind, ports[k], model_dir, tmp / f"{k}.log")
+        for k, (kind, model_dir) in specs.items()
     }
     servers["v2"] = servers["api"]
     urls = {k: f"http://127.0.0.1:{port}/predict" for k, port in ports.items()}
     urls["v2"] = f"http://127.0.0.1:{ports['api']}/v2/models/{bodies['model']}/infer"
-    extra = [k for k in ("also", "base") if k in specs]
+    extra = ["also"] if "also" in specs else []
     singles = ["bare", "api", "v2", "capture", *extra]
     batches = [("batch", "api", "batch"), ("v2batch", "v2", "v2batch")]
     batches += [("capture-batch", "capture", "batch")]
@@ -164,9 +157,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per server")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model")
     parser.add_argument("--also", type=Path, help="a second model bundle to serve alongside")
-    parser.add_argument(
-        "--baseline", type=Path, help="another checkout whose server serves the same model"
-    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")

@@ -48,29 +48,11 @@ def table(args: Any, result: dict[str, Any]) -> list[str]:
             row(f"`/predict`, 1 record, `{family}` model", also, ratio=vs_bare(also)),
             row(f"`/predict`, batch of 256, `{family}` model", result["also-batch"], 256),
         ]
-    if args.baseline is not None:
-        base, base_batch = result["base"], result["base-batch"]
-        lines += [
-            row(
-                "`/predict`, 1 record, baseline checkout",
-                base,
-                ratio=f"{vs_bare(base)} (this checkout: {100 * one['rps'] / base['rps']:.0f} %)",
-            ),
-            row(
-                "`/predict`, batch of 256, baseline checkout",
-                base_batch,
-                256,
-                ratio=f"this checkout: {100 * batch['rps'] / base_batch['rps']:.0f} %",
-            ),
-        ]
     cpu = [("`/predict`, 1 record", "api"), ("`/v2/models/{name}/infer`, 1 record", "v2")]
     cpu += [("`/predict`, batch of 256", "batch"), ("`/v2/models/{name}/infer`, batch", "v2batch")]
     cpu += [("`/predict`, 1 record, capture on", "capture")]
     cpu += [("`/predict`, batch of 256, capture on", "capture-batch")]
     cpu += [("`/feedback`, 1 label", "fb1"), ("`/feedback`, 100 labels", "fb100")]
-    if args.baseline is not None:
-        cpu += [("`/predict`, 1 record, baseline", "base")]
-        cpu += [("`/predict`, batch of 256, baseline", "base-batch")]
     lines += ["", "| server CPU per request (worker, median) | µs |", "|---|---:|"]
     lines += [f"| {name} | {result[key]['cpu_us']:.0f} |" for name, key in cpu]
     lines += [
