@@ -8,8 +8,7 @@ ASGI calls through the TestClient's event loop, so each situation is exact."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import orjson
 import pytest
 
 from tests.feedback.conftest import KEY
-from tests.support.api import JSON, ClientFn, TestClient, example, scrape, value
+from tests.support.api import JSON, ClientFn, TestClient, example, scrape, value, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +30,6 @@ def key(monkeypatch: pytest.MonkeyPatch) -> None:
 def pool() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(4) as executor:
         yield executor
-
-
-def wait_for(check: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def raw_feedback(
