@@ -4,7 +4,7 @@ two API servers (gunicorn + uvicorn workers; the same FEEDBACK_KEY and capture f
 replicas behind a load balancer) serving the production model of a throw-away project
 (tests/ct/ct_project.py) → traffic to the first, every label sent to the *second*, 40 % of
 them saying the model was wrong → a real Prometheus with the committed config and rules, the
-quality rules generated from `monitor` params (window 1m, alert_after 5s instead of 1h / 10m)
+quality rules generated from `monitor` params (window 5m, alert_after 5s instead of 1h / 10m)
 → a real Alertmanager with the committed routing, rendered with GITLAB_URL pointing at a local
 stand-in that records requests (it replaces GitLab's server at the network boundary, as GitLab
 can't run here) → one trigger with ModelQualityDrop → the `retrain` job of .gitlab-ci.yml under
@@ -47,7 +47,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 log = logging.getLogger(__name__)
 
 PROJECT_ID, REF, TRIGGER_TOKEN, GITLAB_TOKEN = "42", "main", "trigger-token-test", "glpat-test"
-MONITOR = MonitorParams(floor=0.85, min_labels=100, window="1m", alert_after="5s")
+# A window of minutes, not the default hour: the labels are sent once, so the window must
+# outlast scrape, evaluation, `alert_after` and group_wait on a loaded machine (1m did not).
+MONITOR = MonitorParams(floor=0.85, min_labels=100, window="5m", alert_after="5s")
 ROWS, WRONG = 400, 160  # 40 % of the labels disagree with what was served
 
 
@@ -113,6 +115,11 @@ def test_wrong_labels_on_another_replica_fire_one_quality_alert_and_retrain_on_t
         rule_files={"quality.yml": quality_rules.render(MONITOR)},
     )
     prometheus.wait_up("api")
+    # The labels' counters start at 0 on both servers; Prometheus must have scraped them once
+    # before the labels arrive, or increase() can't see a series that first appears at 400.
+    for server in (first, second):
+        scraped = f'model_feedback_labels_total{{instance="{server.address}"}}'
+        wait_until(lambda q=scraped: prometheus.query(q), 30, f"first scrape of {scraped}")
 
     records, truth = traffic(model_dir)
     served: list[dict[str, Any]] = []
@@ -209,5 +216,5 @@ def test_wrong_labels_on_another_replica_fire_one_quality_alert_and_retrain_on_t
     )
     assert summary["rows"] == ROWS and summary["quality"] == pytest.approx(0.6)
     lock = yaml.safe_load(sh("git", "show", f"{branch}:dvc.lock", cwd=project.origin))
-    assert lock["stages"]["load"]["params"]["params.yaml"]["feedback.mode"] == "replace"
+    assert lock["stages"]["load"]["params"]["params.yaml"]["feedback"]["mode"] == "replace"
     assert pd.Timestamp(summary["first"].removesuffix(" UTC")) <= pd.Timestamp.now()

@@ -101,10 +101,17 @@ def test_every_dashboard_query_answers_and_drift_alert_fires_only_on_drift(
         counted = f"job_feature:model_feature_bin:increase15m >= {sent - 50}"
         wait_until(lambda: len(prometheus.query(counted)) == len(features), 30, counted)
         psi = "job_feature:model_feature_psi:15m"
-        quiet_until = time.monotonic() + 5
-        while time.monotonic() < quiet_until:
-            values = {r["metric"]["feature"]: float(r["value"][1]) for r in prometheus.query(psi)}
-            assert max(values.values()) < 0.2, f"PSI of training-like traffic: {values}"
+        quiet_until, judged = time.monotonic() + 5, 0
+        while time.monotonic() < quiet_until or judged < 3:
+            assert time.monotonic() < quiet_until + 60, "the window never held enough rows again"
+            # Judge PSI only while the window holds enough rows: on a loaded machine the feeder
+            # can fall behind, and the PSI of a few dozen rows is noise, not drift.
+            if len(prometheus.query(counted)) == len(features):
+                values = {
+                    r["metric"]["feature"]: float(r["value"][1]) for r in prometheus.query(psi)
+                }
+                assert max(values.values()) < 0.2, f"PSI of training-like traffic: {values}"
+                judged += 1
             assert not prometheus.alerts("FeatureDrift"), prometheus.alerts("FeatureDrift")
             assert not prometheus.alerts("PredictionDrift"), prometheus.alerts("PredictionDrift")
             time.sleep(0.5)
