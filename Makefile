@@ -83,14 +83,24 @@ THRESHOLD ?=
 FORMAT ?= text
 OUT ?=
 
-drift-report: install ## Offline drift of a CSV/Parquet batch vs the model's training reference (DATA=batch.csv [THRESHOLD=PSI, default that of the alerts] [FORMAT=md OUT=file])
-	@test -n "$(DATA)" || { echo "usage: make drift-report DATA=path/to/batch.csv [THRESHOLD=0.2] [FORMAT=text|md] [OUT=file]" >&2; exit 2; }
-	python -m mlops_template.ct.drift_report "$(DATA)" $(if $(THRESHOLD),--threshold $(THRESHOLD)) --format $(FORMAT)$(if $(OUT), > "$(OUT)")
+REFERENCE ?=
+CAPTURE ?=
+DAYS ?=
+
+drift-report: install ## Offline drift of a CSV/Parquet batch (DATA=…) or of captured traffic (CAPTURE=folder or s3://…) vs the model's training reference ([THRESHOLD=PSI] [REFERENCE=data/processed/train.parquet: KS, Wasserstein, classifier AUC] [AUC_THRESHOLD=0.7] [FORMAT=md OUT=file])
+	@test -n "$(DATA)$(CAPTURE)" || { echo "usage: make drift-report DATA=path/to/batch.csv | CAPTURE=url [THRESHOLD=0.2] [REFERENCE=data/processed/train.parquet] [AUC_THRESHOLD=0.7] [FORMAT=text|md] [OUT=file]" >&2; exit 2; }
+	python -m mlops_template.ct.drift_report $(if $(DATA),"$(DATA)") $(if $(CAPTURE),--capture "$(CAPTURE)" $(if $(DAYS),--days $(DAYS))) $(if $(THRESHOLD),--threshold $(THRESHOLD)) $(if $(REFERENCE),--reference "$(REFERENCE)") $(if $(AUC_THRESHOLD),--auc-threshold $(AUC_THRESHOLD)) --format $(FORMAT)$(if $(OUT), > "$(OUT)")
 
 retrain: install ## The CI retrain job locally: update data, repro, gate, compare with prod (no push/MR unless RETRAIN_PUSH=1)
 	python -m mlops_template.ct.retrain
 
-.PHONY: drift-report retrain
+CAPTURE_URL ?= capture
+
+feedback-data: install ## Join the API's captured rows with their /feedback labels → data/feedback/labelled.parquet (DVC-tracked; CAPTURE_URL=folder or s3://…)
+	python -m mlops_template.ct.feedback_data --capture "$(CAPTURE_URL)"
+	dvc add data/feedback/labelled.parquet
+
+.PHONY: drift-report retrain feedback-data
 
 # --- Hyperparameter search (params tune.*; docs/tuning.md) ---
 TRIALS ?=
@@ -133,7 +143,10 @@ K8S_TOOLS ?= build/tools/checkov
 K8S_TOOLS_STAMP := $(K8S_TOOLS)/.installed
 OVERLAYS := $(wildcard deploy/kubernetes/overlays/*)
 
-k8s-manifests: install ## Regenerate deploy/kubernetes/monitoring/generated/ (PrometheusRule, dashboards) from monitoring/
+monitor-rules: install ## Write monitoring/prometheus/rules/quality.yml (live quality, ModelQualityDrop) from params.yaml's monitor section
+	python -m mlops_template.ct.quality_rules
+
+k8s-manifests: install monitor-rules ## Regenerate deploy/kubernetes/monitoring/generated/ (PrometheusRule, dashboards) from monitoring/
 	python deploy/kubernetes/generate.py
 
 $(K8S_TOOLS_STAMP): requirements/checkov.txt
@@ -150,4 +163,4 @@ k8s-check: install k8s-tools ## Offline checks of deploy/: generated files fresh
 		echo "kubectl kustomize $$dir"; kubectl kustomize $$dir > /dev/null || exit 1; done
 	pytest -q tests/deploy -m "not slow"
 
-.PHONY: k8s-manifests k8s-tools k8s-check
+.PHONY: monitor-rules k8s-manifests k8s-tools k8s-check

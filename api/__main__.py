@@ -11,10 +11,12 @@ import os
 import sys
 
 from api import gunicorn_conf
+from api.feedback import keys
 
 
 def main() -> None:
     gunicorn_conf.prepare_multiprocess_dir()  # before gunicorn imports prometheus_client
+    keys.generate_for_server()  # no FEEDBACK_KEY: one made-up key for all workers (demo)
     args = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_conf"]
     os.execv(sys.executable, args)
 

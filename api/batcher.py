@@ -30,6 +30,7 @@ from starlette.types import Receive
 
 from api.codecs import Codec, InputError, Reply
 from api.errors import ClientGone, DeadlinePassed, Overloaded
+from api.feedback.ledger import Ledger
 from api.records import Parser, Records
 from api.routes.predict import PredictCodec, answer_many
 from api.settings import Settings
@@ -79,9 +80,14 @@ class Job:
 
 class Batcher:
     def __init__(
-        self, parser: Parser, model: Loaded, telemetry: Telemetry, settings: Settings
+        self,
+        parser: Parser,
+        model: Loaded,
+        telemetry: Telemetry,
+        settings: Settings,
+        ledger: Ledger,
     ) -> None:
-        self.parser, self.model, self.telemetry = parser, model, telemetry
+        self.parser, self.model, self.telemetry, self.ledger = parser, model, telemetry, ledger
         self.predict = PredictCodec(parser, model)
         self.max_queue, self.max_queue_rows = settings.max_queue, settings.max_queue_rows
         self.max_run_rows, self.deadline = settings.max_run_rows, settings.deadline_seconds
@@ -224,7 +230,8 @@ class Batcher:
             self.telemetry.expired("deadline", late)
         if take:
             requests = [(j.records, j.reply) for j in take if j.records is not None and j.reply]
-            done += list(zip(take, answer_many(requests, self.model, self.telemetry)))
+            answers = answer_many(requests, self.model, self.telemetry, self.ledger)
+            done += list(zip(take, answers))
         return done, rest
 
     def close(self) -> None:

@@ -17,9 +17,9 @@ import numpy as np
 from api.records import Records
 
 # The answer of one request: (its rows of model output, whether those are class
-# probabilities) → the response body. Output rows are probabilities (n, classes) for
-# classifiers, values (n,) for regressors.
-Reply = Callable[[np.ndarray, bool], bytes]
+# probabilities, one signed prediction id per row) → the response body. Output rows are
+# probabilities (n, classes) for classifiers, values (n,) for regressors.
+Reply = Callable[[np.ndarray, bool, list[str]], bytes]
 
 
 class Codec(Protocol):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import gc
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,10 +22,13 @@ from mlops_template.core.errors import CardError
 
 from api import errors, schemas
 from api.batcher import Batcher
+from api.feedback import keys as feedback_keys
+from api.feedback.ids import Signer
+from api.feedback.ledger import Ledger
 from api.telemetry.recorder import Telemetry
 from api.records import Parser
 from api.middleware import Admit, Gate, LimitBody, Observe
-from api.routes import health, model, predict, scrape, v2
+from api.routes import feedback, health, model, predict, scrape, v2
 from api.settings import Settings
 from api.state import Lifecycle, State, load, read_card
 from api.v2 import endpoints as v2_endpoints
@@ -46,9 +50,35 @@ def openapi(app: FastAPI, request_model: type[BaseModel]) -> dict[str, Any]:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(body.pop("$defs", {}))
         components[predict.REQUEST_SCHEMA] = body
+        feedback_body = schemas.FeedbackRequest.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components.update(feedback_body.pop("$defs", {}))
+        components["FeedbackRequest"] = feedback_body
         components.update(v2_schemas.components())
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def capture_unavailable() -> str:
+    """Why capture can't run here ("" if it can): it needs the `capture` extra."""
+    try:
+        import fsspec  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        return (
+            f"CAPTURE_ENABLED=true needs the capture extra (pip install '.[serve,capture]'): {exc}"
+        )
+    return ""
+
+
+def start_capture(settings: Settings, card: ModelCard, telemetry: Telemetry, key: bytes) -> Any:
+    """The running capture writer (imported only when on: pyarrow is an extra)."""
+    from api.feedback.capture import Capture
+
+    capture = Capture(settings.capture, card, telemetry.quality, key)
+    capture.start()
+    return capture
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,9 +109,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state = State(card=None, error=card_error)
         else:
             state = load(settings.model_dir, card, settings.use_onnx, settings.max_model_bytes)
+        try:
+            keys = feedback_keys.load(settings.feedback)
+        except feedback_keys.FeedbackKeyError as exc:
+            log.error("not ready: %s", exc)
+            state = State(card=card, error=f"prediction ids can't be signed: {exc}")
+        if settings.capture.enabled and state.model is not None:
+            missing = capture_unavailable()
+            if missing:
+                log.error("not ready: %s", missing)
+                state = State(card=card, error=missing)
         app.state.model = state
         if state.model is not None:
             loaded = state.model
+            feedback_keys.warn_if_generated(keys)
             telemetry.bind(loaded.card, loaded.load_seconds, loaded.loaded_at)
             parser = Parser(
                 request_model,
@@ -89,7 +130,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.max_batch,
                 ignored=loaded.card.ignored_columns,
             )
-            app.state.batcher = gate.batcher = Batcher(parser, loaded, telemetry, settings)
+            signer = Signer(keys.keys, loaded.card.version, loaded.card.classes)
+            capture = None
+            if settings.capture.enabled:
+                hash_key = hmac.digest(keys.keys[0], b"capture-column-hash", "sha256")
+                capture = start_capture(settings, loaded.card, telemetry, hash_key)
+                log.info(
+                    "capturing %g of predicted rows to %s",
+                    settings.capture.sample,
+                    settings.capture.url,
+                )
+            app.state.capture = capture
+            ledger = Ledger(signer, loaded.card, settings.feedback, telemetry.quality, capture)
+            app.state.ledger = ledger
+            app.state.batcher = gate.batcher = Batcher(parser, loaded, telemetry, settings, ledger)
             app.state.v2_codec = V2Codec(loaded.card, settings.max_batch)
             telemetry.queue_depth = gate.batcher.depth
         telemetry.start()
@@ -102,6 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if state.model is not None:
                 app.state.batcher.close()
+                if app.state.capture is not None:  # after the model thread: nothing more comes
+                    app.state.capture.close()
             telemetry.stop()
 
     title = f"{card.name} {card.version} ({card.task})" if card else "model server (no model)"
@@ -124,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     protected = settings.api_key is not None and bool(settings.api_key.get_secret_value())
     app.state.protected = protected
     routers = [predict.build(protected), v2.build(protected)]  # the busy routes first
+    routers += [feedback.build(protected)]
     routers += [health.router, model.build(protected), scrape.router]
     for router in routers:
         app.include_router(router)

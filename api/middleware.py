@@ -2,8 +2,9 @@
 
 `Observe` counts every request by route template, method and status, times it and tracks
 requests in flight. `Admit` sheds prediction requests before their body is read when the
-model's queue is full, and gives the others a deadline. `LimitBody` answers 413 for bodies
-over the limit, whether announced by Content-Length or streamed in chunks.
+model's queue is full, and gives the others a deadline; it sheds /feedback too while the
+model's queue is full, or past MAX_QUEUE /feedback requests in progress. `LimitBody` answers
+413 for bodies over the limit, whether announced by Content-Length or streamed in chunks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.batcher import TICKET, Batcher, Ticket
 from api.errors import BodyTooLarge, Overloaded, overloaded_response
-from api.routes import is_inference, is_v2
+from api.routes import FEEDBACK_PATH, is_inference, is_v2
 from api.telemetry.recorder import Telemetry
 
 
@@ -71,10 +72,14 @@ class Admit:
     ) -> None:
         self.app, self.telemetry, self.deadline = app, telemetry, deadline
         self.retry_after, self.gate = str(retry_after), gate
+        self.feedback_active = 0  # /feedback requests reading their body or being checked
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not is_inference(scope["path"]):
-            await self.app(scope, receive, send)
+            if scope["type"] == "http" and scope["path"] == FEEDBACK_PATH:
+                await self._feedback(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         batcher = self.gate.batcher
         reason = batcher.refuse() if batcher is not None else None
@@ -92,6 +97,25 @@ class Admit:
             TICKET.reset(token)
             if batcher is not None:
                 batcher.admitted -= 1
+
+    async def _feedback(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Labels can wait and be sent again; predictions can't. While the model's queue is
+        full, a /feedback request (checked on the event loop, holding the GIL the model thread
+        needs) is shed; and at most MAX_QUEUE of them are read or checked at once, each body up
+        to MAX_BODY_BYTES."""
+        batcher = self.gate.batcher
+        if batcher is not None and (
+            batcher.refuse() is not None or self.feedback_active >= batcher.max_queue
+        ):
+            self.telemetry.overloaded("feedback")
+            response = overloaded_response(str(Overloaded("feedback")), self.retry_after, "")
+            await response(scope, receive, send)
+            return
+        self.feedback_active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.feedback_active -= 1
 
 
 class LimitBody:

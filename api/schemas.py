@@ -94,6 +94,7 @@ class Prediction(BaseModel):
     probabilities: dict[str, float] | None = Field(
         None, description="Probability of each class (classification only)"
     )
+    id: str = Field(description="Signed prediction id: send it back with the label to /feedback")
 
 
 class PredictResponse(BaseModel):
@@ -101,6 +102,35 @@ class PredictResponse(BaseModel):
 
     model_version: str
     predictions: list[Prediction]
+
+
+class FeedbackItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="The id /predict gave the prediction")
+    # Any JSON value: a label of the wrong type is refused for its item alone (the answer's
+    # `refused`), not for the whole request.
+    label: Any = Field(description="The true class name (classification) or value (regression)")
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feedback: list[FeedbackItem] = Field(min_length=1, description="One to MAX_BATCH labels")
+
+
+class Refused(BaseModel):
+    index: int = Field(description="Position of the item in the request")
+    reason: str = Field(
+        description="malformed_id, bad_signature, expired_id, duplicate, wrong_label_type "
+        "or unknown_class"
+    )
+    detail: str
+
+
+class FeedbackResponse(BaseModel):
+    accepted: int = Field(description="Labels accepted (scored and, with capture on, stored)")
+    refused: list[Refused]
 
 
 class Error(BaseModel):

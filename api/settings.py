@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.feedback.settings import CaptureSettings, FeedbackSettings
+
 # mlops_template.core.bundle.MAX_MODEL_BYTES (importing it here would load scikit-learn into
 # gunicorn's master, which reads these settings; tests/unit/test_facts_agree.py compares them).
 MAX_MODEL_BYTES = 1 << 30
@@ -63,6 +65,8 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Seconds a client gets to send a request's headers"
     )
     body_timeout: float = Field(10.0, gt=0, description="Seconds a client gets to send a body")
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)  # FEEDBACK_*
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)  # CAPTURE_*
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -2,6 +2,7 @@
 
 PREDICT_PATH = "/predict"  # also in the alert rules' route="/predict" (tests check they agree)
 V2_PREFIX = "/v2"  # the Open Inference Protocol (api.routes.v2)
+FEEDBACK_PATH = "/feedback"  # labels for earlier predictions (api.routes.feedback)
 # The route labels of inference calls, as the alert and recording rules select them
 # (route=~"…"; tests check it matches /predict and the V2 infer routes, and nothing else).
 INFERENCE_ROUTES = "/predict|/v2/models/.+/infer"

@@ -22,6 +22,7 @@ from api import deps
 from api.codecs import Reply
 from api.deps import ApiKey
 from api.errors import OutputNotFinite
+from api.feedback.ledger import Ledger
 from api.telemetry.recorder import Telemetry
 from api.records import Parser, Records
 from api.routes import PREDICT_PATH
@@ -40,15 +41,16 @@ class PredictCodec:
     def read(self, body: bytes) -> tuple[Records, Reply]:
         return self.parser.parse(body), self.reply
 
-    def reply(self, result: np.ndarray, classification: bool) -> bytes:
-        return orjson.dumps(shape(self.model, result, classification))
+    def reply(self, result: np.ndarray, classification: bool, ids: list[str]) -> bytes:
+        return orjson.dumps(shape(self.model, result, classification, ids))
 
 
 def answer_many(
-    requests: Sequence[tuple[Records, Reply]], model: Loaded, telemetry: Telemetry
+    requests: Sequence[tuple[Records, Reply]], model: Loaded, telemetry: Telemetry, ledger: Ledger
 ) -> list[bytes | Exception]:
     """The answers of several parsed requests, of any protocol, from one model run (in the
-    model thread)."""
+    model thread). Every answered row gets its signed prediction id (and is captured, when
+    capture is on) through the one `ledger.served` call, whichever protocol asked."""
     results: list[bytes | Exception] = [b""] * len(requests)
     parts = [(index, records, reply) for index, (records, reply) in enumerate(requests)]
     if not parts:
@@ -69,11 +71,19 @@ def answer_many(
             results[index] = OutputNotFinite([int(i) for i in np.flatnonzero(~finite[span])])
             continue
         good.append(np.arange(span.start, span.stop))
-        results[index] = reply(result[span], out.proba is not None)
     if good:
         take = np.concatenate(good)
         if len(take) < len(records):
             records = Records([records.rows[i] for i in take.tolist()])
+        classification = out.proba is not None
+        best = result[take].argmax(axis=1) if classification else None
+        ids = ledger.served(records, best, None if classification else result[take])
+        at = 0
+        for index, part, reply in parts:
+            if results[index] == b"":
+                n = len(part)
+                results[index] = reply(result[take[at : at + n]], classification, ids[at : at + n])
+                at += n
         telemetry.received(records)
         calls = len(good)
         if out.proba is not None:
@@ -86,18 +96,20 @@ def answer_many(
     return results
 
 
-def shape(model: Loaded, result: np.ndarray, classification: bool) -> dict[str, Any]:
-    """The answer of one request: its rows of probabilities (or values)."""
+def shape(
+    model: Loaded, result: np.ndarray, classification: bool, ids: list[str]
+) -> dict[str, Any]:
+    """The answer of one request: its rows of ids and probabilities (or values)."""
     card = model.card
     predictions: list[dict[str, Any]]
     if classification:
         classes = card.classes
         predictions = [
-            {"prediction": classes[b], "probabilities": dict(zip(classes, p))}
-            for b, p in zip(result.argmax(axis=1).tolist(), result.tolist())
+            {"prediction": classes[b], "probabilities": dict(zip(classes, p)), "id": i}
+            for i, b, p in zip(ids, result.argmax(axis=1).tolist(), result.tolist())
         ]
     else:
-        predictions = [{"prediction": v} for v in result.tolist()]
+        predictions = [{"prediction": v, "id": i} for i, v in zip(ids, result.tolist())]
     return {"model_version": card.version, "predictions": predictions}
 
 

@@ -100,12 +100,50 @@ PREDICTION_REFERENCE = Metric(
     "Training-split proportion of each prediction bin.",
     ("bin",),
 )
+# -- feedback and capture (api/feedback; docs/feedback.md) -----------------------------------
+FEEDBACK_LABELS = Metric(
+    "model_feedback_labels",
+    "counter",
+    "Labels accepted by /feedback, by the model version that served the prediction and outcome "
+    "(correct | wrong; regression: scored).",
+    ("version", "outcome"),
+)
+FEEDBACK_ERROR = Metric(
+    "model_feedback_absolute_error",
+    "histogram",
+    "Absolute error |label - prediction| of labelled predictions (regression), by model version.",
+    ("version",),
+)
+FEEDBACK_DELAY = Metric(
+    "model_feedback_delay_seconds",
+    "histogram",
+    "Seconds from a prediction to its label, by model version.",
+    ("version",),
+)
+FEEDBACK_REFUSED = Metric(
+    "model_feedback_refused", "counter", "Labels refused by /feedback, by reason.", ("reason",)
+)
+CAPTURE_ROWS = Metric(
+    "model_capture_rows",
+    "counter",
+    "Rows given to capture, by stream (predictions | labels) and outcome (written | dropped).",
+    ("stream", "outcome"),
+)
+CAPTURE_BUFFERED = Metric(
+    "model_capture_buffered_rows", "gauge", "Rows waiting in the capture buffers."
+)
+CAPTURE_FILES = Metric(
+    "model_capture_files", "counter", "Parquet files written by capture, by stream.", ("stream",)
+)
+CAPTURE_ERRORS = Metric(
+    "model_capture_write_errors", "counter", "Failed writes to the capture sink (retried)."
+)
 # Overload (api/batcher.py, api/middleware.py): shed, dropped, and what is waiting.
 REJECTED = Metric(
     "model_requests_rejected",
     "counter",
     "Prediction requests answered 503 + Retry-After because the model's queue was full, by "
-    "reason (queue_requests, queue_rows).",
+    "reason (queue_requests, queue_rows); feedback: /feedback requests shed the same way.",
     ("reason",),
 )
 EXPIRED = Metric(
@@ -138,6 +176,14 @@ ALL: tuple[Metric, ...] = (
     FEATURE_REFERENCE,
     PREDICTION_BIN,
     PREDICTION_REFERENCE,
+    FEEDBACK_LABELS,
+    FEEDBACK_ERROR,
+    FEEDBACK_DELAY,
+    FEEDBACK_REFUSED,
+    CAPTURE_ROWS,
+    CAPTURE_BUFFERED,
+    CAPTURE_FILES,
+    CAPTURE_ERRORS,
     REJECTED,
     EXPIRED,
     QUEUE_REQUESTS,

@@ -22,6 +22,7 @@ from api.records import Records
 from api.telemetry import names
 from api.telemetry import promclient as prom
 from api.telemetry.inputs import InputCounter, InputMetrics
+from api.telemetry.quality import Quality
 from api.telemetry.tally import FLUSH_SECONDS, Tally
 
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -62,6 +63,7 @@ class Telemetry:
         self.queue_depth: Callable[[], tuple[int, int]] = lambda: (0, 0)  # set by the app
         self.active = 0  # requests in flight in this process (changed on the event loop only)
         self.tally = Tally(before_flush=self._live)
+        self.quality = Quality(r, self.tally, card)  # labels from /feedback, capture
         self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._counter: InputCounter | None = None
         self._classes: list[Any] = []
@@ -72,6 +74,7 @@ class Telemetry:
     def bind(self, card: ModelCard, load_seconds: float, loaded_at: float) -> None:
         """Model info, reference proportions and the label children of the loaded model."""
         self.info.labels(card.name, card.version, card.task).set(1)
+        self.quality.bind(card)
         self.load_seconds.set(load_seconds)
         self.loaded_at.set(loaded_at)
         reference = card.drift_reference

@@ -29,7 +29,7 @@ from mlops_template.core.card import ModelCard
 
 from api.records import Records
 from api.v2.checked import Checker, Rows, TensorError, listing, parameters, quote
-from api.v2.tensors import DECLARED, LABEL, PROBABILITIES, output_names
+from api.v2.tensors import DECLARED, LABEL, PREDICTION_ID, PROBABILITIES, output_names
 
 REQUEST_KEYS = frozenset({"id", "parameters", "inputs", "outputs"})
 OUTPUT_KEYS = frozenset({"name", "parameters"})
@@ -59,13 +59,15 @@ class Reply:
     def __init__(self, head: dict[str, Any], classes: list[str], wanted: tuple[str, ...]) -> None:
         self.head, self.classes, self.wanted = head, classes, wanted
 
-    def __call__(self, result: np.ndarray, classification: bool) -> bytes:
+    def __call__(self, result: np.ndarray, classification: bool, ids: list[str]) -> bytes:
         n = len(result)
         outputs: list[dict[str, Any]] = []
         for name in self.wanted:
             if name == LABEL:
                 labels = [self.classes[b] for b in result.argmax(axis=1).tolist()]
                 outputs.append({"name": name, "datatype": "BYTES", "shape": [n], "data": labels})
+            elif name == PREDICTION_ID:  # for POST /feedback, as a /predict row's "id"
+                outputs.append({"name": name, "datatype": "BYTES", "shape": [n], "data": ids})
             else:  # probabilities (n, classes) flattened row-major, or values (n,)
                 shape = [n, result.shape[1]] if name == PROBABILITIES else [n]
                 data = np.ascontiguousarray(result).ravel()

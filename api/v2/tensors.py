@@ -6,7 +6,9 @@ and BOOL for boolean ones; numeric features also take the other number types (FP
 INT*, UINT*), as the protocol lets a server coerce.
 Outputs: classifiers answer `label` (BYTES [n], the predicted class) and `probabilities`
 (FP64 [n, classes], columns in the order of the card's classes, listed in the metadata's
-`parameters.classes`); regressors answer `value` (FP64 [n]).
+`parameters.classes`); regressors answer `value` (FP64 [n]). Both answer `prediction_id`
+(BYTES [n]): each row's signed prediction id, the `id` a /predict row carries, for
+POST /feedback (docs/feedback.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mlops_template.core.card import ModelCard
 SERVER_NAME = "mlops-template"
 PLATFORM = "sklearn_skops"  # "<project>_<format>", as the protocol names platforms
 LABEL, PROBABILITIES, VALUE = "label", "probabilities", "value"
+PREDICTION_ID = "prediction_id"
 
 DECLARED = {"numeric": "FP64", "categorical": "BYTES", "boolean": "BOOL"}
 INTEGER_TYPES = frozenset(
@@ -33,16 +36,18 @@ ACCEPTED: dict[str, frozenset[str]] = {
 
 
 def output_names(card: ModelCard) -> tuple[str, ...]:
-    return (LABEL, PROBABILITIES) if card.task == "classification" else (VALUE,)
+    return tuple(t["name"] for t in output_tensors(card))
 
 
 def output_tensors(card: ModelCard) -> list[dict[str, Any]]:
+    ids = {"name": PREDICTION_ID, "datatype": "BYTES", "shape": [-1]}
     if card.task == "classification":
         return [
             {"name": LABEL, "datatype": "BYTES", "shape": [-1]},
             {"name": PROBABILITIES, "datatype": "FP64", "shape": [-1, len(card.classes)]},
+            ids,
         ]
-    return [{"name": VALUE, "datatype": "FP64", "shape": [-1]}]
+    return [{"name": VALUE, "datatype": "FP64", "shape": [-1]}, ids]
 
 
 def model_metadata(card: ModelCard) -> dict[str, Any]:

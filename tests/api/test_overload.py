@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from api.batcher import Batcher
-from tests.support.api import JSON, ClientFn, TestClient, example, scrape, value
+from tests.support.api import JSON, ClientFn, TestClient, example, scrape, value, wait_for
 
 
 class Held:
@@ -53,13 +53,6 @@ def hold() -> Iterator[Callable[[TestClient], Held]]:
 def pool() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(8) as executor:
         yield executor
-
-
-def wait_for(check: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def post(client: TestClient, body: dict[str, Any]) -> Any:

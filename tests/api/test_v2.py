@@ -45,11 +45,15 @@ def test_model_metadata_lists_every_feature_and_the_outputs(
     assert mixed["outputs"] == [
         {"name": "label", "datatype": "BYTES", "shape": [-1]},
         {"name": "probabilities", "datatype": "FP64", "shape": [-1, 2]},
+        {"name": "prediction_id", "datatype": "BYTES", "shape": [-1]},
     ]
     assert json.loads(mixed["parameters"]["classes"]) == card.classes
     assert json.loads(mixed["parameters"]["nullable_inputs"]) == ["size", "color"]
     regression = client_for(regression_dir).get("/v2/models/model").json()
-    assert regression["outputs"] == [{"name": "value", "datatype": "FP64", "shape": [-1]}]
+    assert regression["outputs"] == [
+        {"name": "value", "datatype": "FP64", "shape": [-1]},
+        {"name": "prediction_id", "datatype": "BYTES", "shape": [-1]},
+    ]
     multiclass = (
         client_for(multiclass_dir)
         .get("/v2/models/model/versions/" + read_card(multiclass_dir).version)
@@ -94,6 +98,10 @@ def test_same_predictions_as_predict(
         body = answer.json()
         assert body["id"] == str(start) and body["model_version"] == card.version
         outputs = {o["name"]: o for o in body["outputs"]}
+        ids = outputs["prediction_id"]
+        assert ids["datatype"] == "BYTES" and ids["shape"] == [len(batch)]
+        assert len(set(ids["data"])) == len(batch)  # one fresh id a row, as /predict's
+        assert not set(ids["data"]) & {p["id"] for p in predicted}
         if card.task == "classification":
             assert outputs["label"]["data"] == [p["prediction"] for p in predicted]
             probabilities = outputs["probabilities"]
@@ -177,7 +185,8 @@ def test_versioned_infer_and_the_single_tensor_form(client: TestClient, model_di
     answer = client.post(
         f"/v2/models/model/versions/{card.version}/infer", json={"inputs": [matrix]}
     )
-    assert answer.status_code == 200 and answer.json()["outputs"] == per_feature
+    assert answer.status_code == 200
+    assert answer.json()["outputs"][:-1] == per_feature[:-1]  # the last: fresh prediction ids
 
 
 def test_api_key_guards_metadata_and_infer_only(client_for: ClientFn, model_dir: Path) -> None:

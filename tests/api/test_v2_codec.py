@@ -178,7 +178,7 @@ def test_outputs_are_chosen_and_the_id_comes_back(mixed_dir: Path) -> None:
     c = codec(mixed_dir)
     inputs = tensors(mixed_dir, [{"size": 1.0, "color": "red", "flag": True}] * 2)
     records, reply = c.read(body(inputs, id="abc", outputs=[{"name": "probabilities"}]))
-    answer = json.loads(reply(np.array([[0.25, 0.75], [0.5, 0.5]]), True))
+    answer = json.loads(reply(np.array([[0.25, 0.75], [0.5, 0.5]]), True, ["a", "b"]))
     assert answer["id"] == "abc" and answer["model_name"] == read_card(mixed_dir).name
     assert answer["outputs"] == [
         {
@@ -189,8 +189,13 @@ def test_outputs_are_chosen_and_the_id_comes_back(mixed_dir: Path) -> None:
         }
     ]
     _, reply = c.read(body(inputs))
-    label = json.loads(reply(np.array([[0.25, 0.75], [0.5, 0.5]]), True))["outputs"][0]
+    every = json.loads(reply(np.array([[0.25, 0.75], [0.5, 0.5]]), True, ["a", "b"]))["outputs"]
+    label, _, ids = every
     assert label == {"name": "label", "datatype": "BYTES", "shape": [2], "data": ["yes", "no"]}
+    assert ids == {"name": "prediction_id", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]}
+    _, reply = c.read(body(inputs, outputs=[{"name": "prediction_id"}]))
+    only = json.loads(reply(np.array([[0.25, 0.75], [0.5, 0.5]]), True, ["a", "b"]))["outputs"]
+    assert [o["name"] for o in only] == ["prediction_id"] and only[0]["data"] == ["a", "b"]
     for outputs, word in (([{"name": "value"}], "unknown"), ([{"name": "label"}] * 2, "twice")):
         assert word in str(error(c, body(inputs, outputs=outputs)))
     classify = [{"name": "label", "parameters": {"classification": 2}}]
@@ -201,9 +206,10 @@ def test_regression_answers_the_value(regression_dir: Path) -> None:
     card = read_card(regression_dir)
     record = {f.name: 0.01 for f in card.features}
     _, reply = codec(regression_dir).read(body(tensors(regression_dir, [record])))
-    answer = json.loads(reply(np.array([151.5]), False))
+    answer = json.loads(reply(np.array([151.5]), False, ["a"]))
     assert answer["outputs"] == [
-        {"name": "value", "datatype": "FP64", "shape": [1], "data": [151.5]}
+        {"name": "value", "datatype": "FP64", "shape": [1], "data": [151.5]},
+        {"name": "prediction_id", "datatype": "BYTES", "shape": [1], "data": ["a"]},
     ]
 
 

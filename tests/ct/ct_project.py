@@ -7,6 +7,7 @@ Drifting the upstream CSV then gives the retrain job genuinely new data to `dvc 
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import yaml
 
 from mlops_template.stages import datasets
 from tests.support.repo import copy_checkout, init_repo
-from tests.support.shell import BIN, sh
+from tests.support.shell import BIN, command_env, sh
 
 SHIFTED = {"mean_radius": 1.35, "worst_area": 1.8, "mean_texture": 1.3}  # column → factor
 
@@ -72,6 +73,14 @@ def make_project(base: Path, cache: Path | None = None) -> Project:
 def run_retrain_job(project: Project, variables: dict[str, str]) -> str:
     """The `retrain` job of .gitlab-ci.yml under gitlab-ci-local, in the shell, on a copy of
     the project (--shell-isolation), artifacts not copied back; returns the job log."""
+    returncode, job_log = run_job(project, "retrain", variables)
+    assert returncode == 0, job_log[-6000:]
+    return job_log
+
+
+def run_job(project: Project, job: str, variables: dict[str, str]) -> tuple[int, str]:
+    """A job of .gitlab-ci.yml under gitlab-ci-local as `run_retrain_job` runs it; its exit
+    status (non-zero when the job failed) and log."""
     args: list[str | Path] = [
         "gitlab-ci-local",
         "--force-shell-executor",
@@ -93,4 +102,13 @@ def run_retrain_job(project: Project, variables: dict[str, str]) -> str:
     ]
     for name, value in variables.items():
         args += ["--variable", f"{name}={value}"]
-    return sh(*args, "retrain", cwd=project.work, timeout=1200)
+    done = subprocess.run(
+        [str(a) for a in (*args, job)],
+        cwd=project.work,
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        timeout=1200,
+        check=False,
+    )
+    return done.returncode, done.stdout + done.stderr

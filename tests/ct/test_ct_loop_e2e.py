@@ -157,7 +157,7 @@ def test_drift_triggers_one_pipeline_whose_retrain_job_opens_a_merge_request(
     text = request["description"]
     for name in reason.drifted:
         assert f"| firing | {name} |" in text
-    assert "Production: `model@v0.0.1`" in text and "Quality gate: `PASS" in text
+    assert "Production: model@\u200bv0.0.1" in text and "Quality gate: PASS" in text
     (Path(project.work).parent / "merge_request.json").write_text(json.dumps(request, indent=2))
 
     # The new model is on the pushed branch: another model version than production's.

@@ -135,6 +135,9 @@ def test_settings_from_a_configmap_and_the_key_from_a_secret_not_in_the_repo(
     assert config["data"]["WORKERS"] == "2"
     env = {e["name"]: e for e in api["env"]}
     assert env["API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "api-key", "key": "API_KEY"}
+    secret = {"name": "feedback-key", "key": "FEEDBACK_KEY"}
+    assert env["FEEDBACK_KEY"]["valueFrom"]["secretKeyRef"] == secret
+    assert env["FEEDBACK_KEY_REQUIRED"]["value"] == "true"
     assert not [d for d in docs if d["kind"] == "Secret"], "a Secret is committed"
     # Sized from the measured RSS: requests = limits for memory (no overcommit surprise).
     resources = api["resources"]

@@ -36,6 +36,7 @@ ALERTS = {
     "ModelInputValidationErrors",
     "FeatureDrift",
     "PredictionDrift",
+    "ModelQualityDrop",
 }
 
 
@@ -48,7 +49,7 @@ def run(*cmd: str, cwd: Path = ROOT) -> str:
 def test_prometheus_config_and_rules_are_valid() -> None:
     promtool = require_tool("promtool")
     out = run(promtool, "check", "config", str(PROMETHEUS_DIR / "prometheus.yml"))
-    assert "2 rule files found" in out
+    assert "3 rule files found" in out
     run(promtool, "check", "rules", *map(str, sorted(RULE_DIR.glob("*.yml"))))
 
 

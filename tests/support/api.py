@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -70,3 +71,11 @@ def v2_tensors(model_dir: Path, records: list[dict[str, Any]]) -> list[dict[str,
         }
         for f in read_card(model_dir).features
     ]
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Poll `check` every 10 ms until it is true; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

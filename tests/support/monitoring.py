@@ -36,10 +36,13 @@ def load_render() -> Any:
 
 
 def rules(
-    drift_window: str | None = None, alert_for: Mapping[str, str] | None = None
+    drift_window: str | None = None,
+    alert_for: Mapping[str, str] | None = None,
+    replace: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The committed rule files (name → text), optionally with a shorter drift window and
-    shorter `for:` durations per alert name (tests can't wait 15 + 10 minutes)."""
+    shorter `for:` durations per alert name (tests can't wait 15 + 10 minutes); `replace`
+    swaps whole files (e.g. quality.yml generated from test params)."""
     out: dict[str, str] = {}
     for path in sorted((PROMETHEUS_DIR / "rules").glob("*.yml")):
         text = path.read_text()
@@ -53,6 +56,7 @@ def rules(
                         rule["for"] = alert_for[rule["alert"]]
             text = yaml.safe_dump(doc, sort_keys=False)
         out[path.name] = text
+    out.update(replace or {})
     return out
 
 
@@ -139,13 +143,15 @@ def run_prometheus(
     interval: str = "1s",
     drift_window: str | None = "1m",
     alert_for: Mapping[str, str] | None = None,
+    rule_files: Mapping[str, str] | None = None,
 ) -> Iterator[Prometheus]:
-    """Real Prometheus with the committed config (rewritten to 127.0.0.1) and rules."""
+    """Real Prometheus with the committed config (rewritten to 127.0.0.1) and rules
+    (`rule_files`: name → text replacing committed files)."""
     binary = shutil.which("prometheus") or "prometheus"
     port = free_port()
     rule_dir = workdir / "rules"
     rule_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in rules(drift_window, alert_for).items():
+    for name, text in rules(drift_window, alert_for, rule_files).items():
         (rule_dir / name).write_text(text)
     address = f"127.0.0.1:{port}"
     config = prometheus_config(rule_dir, address, api_targets, alertmanager, interval)

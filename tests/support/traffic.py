@@ -1,7 +1,9 @@
-"""/predict traffic shaped by a model card: like the training data, or drifted."""
+"""/predict traffic shaped by a model card: like the training data, or drifted; sent once or
+fed continuously."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,3 +66,45 @@ def send(api_url: str, rows: list[dict[str, Any]], batch: int = 50) -> list[Any]
         assert status == 200, f"/predict answered {status}: {body}"
         answers.append(body)
     return answers
+
+
+class Feeder:
+    """Sends `rows` to /predict in small batches from a background thread, round and round,
+    until the `with` block ends.
+
+    What a test checks over a sliding window (the drift rules' 1m window in the stack tests)
+    must not depend on how long the checks before it took: on a loaded machine a one-off send
+    slides out of the window. A feeder keeps the window full of the traffic the test means.
+    """
+
+    def __init__(self, api_url: str, rows: list[dict[str, Any]], batch: int = 20) -> None:
+        self.api_url, self.rows, self.batch = api_url, rows, batch
+        self.stop = threading.Event()
+        self.sent = 0
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._run, name="feeder", daemon=True)
+
+    def __enter__(self) -> Feeder:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        assert self.error is None, self.error
+
+    def _run(self) -> None:
+        start = 0
+        while not self.stop.is_set():
+            body = {"records": self.rows[start : start + self.batch]}
+            try:
+                status, answer = http_json(f"{self.api_url}/predict", body)
+            except OSError as exc:
+                self.error = f"/predict failed: {exc}"
+                return
+            if status != 200:
+                self.error = f"/predict answered {status}: {answer}"
+                return
+            self.sent += len(body["records"])
+            start = (start + self.batch) % max(len(self.rows) - self.batch, 1)
+            self.stop.wait(0.2)

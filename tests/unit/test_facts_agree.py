@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
 from api.routes import INFERENCE_ROUTES, PREDICT_PATH, is_inference
 from mlops_template.core import card, config, drift
@@ -42,11 +43,16 @@ def test_the_drift_alerts_fire_where_the_offline_report_does(alert: str) -> None
     assert f"(PSI > {drift.PSI_THRESHOLD:g})" in rules()[alert]["annotations"]["description"]
 
 
-def test_the_ci_drift_threshold_is_the_default() -> None:
+def test_the_ci_drift_thresholds_are_the_defaults() -> None:
+    from mlops_template.ct import two_sample
+
     text = (ROOT / "ci" / "retrain.gitlab-ci.yml").read_text()
-    values = re.findall(r"\b\w*THRESHOLD:\s*\"?([0-9.]+)\"?", text)
-    assert values, "no drift threshold variable in ci/retrain.gitlab-ci.yml"
-    assert {float(v) for v in values} == {drift.PSI_THRESHOLD}
+    values = re.findall(r"\b(\w*THRESHOLD):\s*\"?([0-9.]+)\"?", text)
+    psi = {float(v) for name, v in values if "AUC" not in name}
+    auc = {float(v) for name, v in values if "AUC" in name}
+    assert psi, "no drift threshold variable in ci/retrain.gitlab-ci.yml"
+    assert psi == {drift.PSI_THRESHOLD}
+    assert auc == {two_sample.AUC_THRESHOLD}  # DRIFT_AUC_THRESHOLD: the classifier score
 
 
 def test_rules_select_the_routes_the_api_serves() -> None:
@@ -112,6 +118,25 @@ def test_the_params_reference_table_lists_every_key_with_its_default() -> None:
 
 
 SERVING_DOC = ROOT / "docs" / "serving.md"
+FEEDBACK_DOC = ROOT / "docs" / "feedback.md"
+
+
+def settings_rows(text: str) -> dict[str, str]:
+    """{VARIABLE: its default cell} of a doc's settings tables (a row naming several: "")."""
+    documented: dict[str, str] = {}
+    for names_cell, default_cell in re.findall(r"^\| (`[A-Z_]+`[^|]*) \| ([^|]+) \|", text, re.M):
+        found = re.findall(r"`([A-Z_]+)`", names_cell)
+        documented.update({n: default_cell if len(found) == 1 else "" for n in found})
+    return documented
+
+
+def same_default(documented: dict[str, str], variable: str, field: Any, doc: str) -> None:
+    assert variable in documented, f"docs/{doc} has no row for {variable}"
+    default = field.default
+    numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+    if documented[variable] and numeric:
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+        assert documented[variable].strip() == f"`{shown}`", variable
 
 
 def test_the_serving_docs_list_every_setting_and_metric() -> None:
@@ -119,17 +144,16 @@ def test_the_serving_docs_list_every_setting_and_metric() -> None:
     from api.telemetry import names
 
     text = SERVING_DOC.read_text()
-    documented: dict[str, str] = {}
-    for names_cell, default_cell in re.findall(r"^\| (`[A-Z_]+`[^|]*) \| ([^|]+) \|", text, re.M):
-        found = re.findall(r"`([A-Z_]+)`", names_cell)
-        documented.update({n: default_cell if len(found) == 1 else "" for n in found})
+    documented = settings_rows(text)
+    feedback_rows = settings_rows(FEEDBACK_DOC.read_text())
     for name, field in Settings.model_fields.items():
-        assert name.upper() in documented, f"docs/serving.md has no row for {name.upper()}"
-        default = field.default
-        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-        if documented[name.upper()] and numeric:
-            shown = f"{default:g}" if isinstance(default, float) else str(default)
-            assert documented[name.upper()].strip() == f"`{shown}`", name.upper()
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseSettings):  # FEEDBACK_*, CAPTURE_*
+            prefix = str(nested.model_config.get("env_prefix", ""))
+            for sub, sub_field in nested.model_fields.items():
+                same_default(feedback_rows, f"{prefix}{sub}".upper(), sub_field, "feedback.md")
+            continue
+        same_default(documented, name.upper(), field, "serving.md")
     for metric in names.ALL:
         suffix = "_total" if metric.kind == "counter" else ""
         assert f"| `{metric.name}{suffix}` |" in text, f"docs/serving.md lacks {metric.name}"

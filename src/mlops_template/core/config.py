@@ -19,6 +19,7 @@ import yaml
 from mlops_template.core import paths
 from mlops_template.core.errors import ConfigError
 from mlops_template.core.typed import build, limits
+from mlops_template.core.live_params import FeedbackParams, MonitorParams, validate_live
 
 Task = Literal["classification", "regression"]
 SplitMode = Literal["random", "group", "time"]
@@ -122,6 +123,8 @@ class Params:
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     gate: GateParams = field(default_factory=GateParams)
+    monitor: MonitorParams = field(default_factory=MonitorParams)
+    feedback: FeedbackParams = field(default_factory=FeedbackParams)
     tune: TuneParams = field(default_factory=TuneParams)
 
 
@@ -157,6 +160,7 @@ def from_dict(raw: dict[str, Any]) -> Params:
     built = {name: build(hints[name], name, raw.get(name)) for name in sections}
     params = Params(**built)
     _validate(params)
+    validate_live(params.monitor, params.feedback, params.data.task)
     return params
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 PARAMS = Path("params.yaml")
 SOURCE_DIR = Path("data/source")  # where a user's own data file goes (a dep of `load`)
+FEEDBACK_DIR = Path("data/feedback")  # labelled production rows (see docs/feedback.md)
+FEEDBACK_TABLE = FEEDBACK_DIR / "labelled.parquet"  # DVC-tracked; read by `load` if present
+FEEDBACK_SUMMARY = FEEDBACK_DIR / "summary.json"  # what the table holds (for the retrain MR)
 RAW = Path("data/raw/dataset.parquet")
 PROCESSED = Path("data/processed")
 TRAIN = PROCESSED / "train.parquet"
@@ -27,7 +30,7 @@ PREDICTIONS = Path("reports/predictions.json")  # per-row test outputs, for the 
 
 # The data (not code) each stage reads, and everything it writes, by stage name.
 INPUTS: dict[str, tuple[Path, ...]] = {
-    "load": (SOURCE_DIR,),
+    "load": (SOURCE_DIR, FEEDBACK_DIR),
     "preprocess": (RAW,),
     "train": (PROCESSED,),
     "evaluate": (TRAIN, TEST, MODEL, TRAIN_INFO),

@@ -87,8 +87,11 @@ def update_data(mode: str) -> str:
     """Bring the data up to date; return what was done (for the MR description).
 
     mode: auto — `dvc update` every imported source if there are any, else `dvc pull`;
-    update / pull — only that; none — use the data as checked out.
+    update / pull — only that; none — use the data as checked out; feedback — as auto, then
+    the labelled production rows (see `feedback_rows`, run by the retrain job).
     """
+    if mode == "feedback":
+        mode = "auto"
     imports = imported_sources()
     if mode == "auto":
         mode = "update" if imports else "pull"
@@ -106,7 +109,22 @@ def update_data(mode: str) -> str:
         return "`dvc pull` (latest data version in the remote)"
     if mode == "none":
         return "data as checked out (no update)"
-    raise CommandError(f"RETRAIN_DATA_UPDATE={mode!r}: use auto, update, pull or none")
+    raise CommandError(f"RETRAIN_DATA_UPDATE={mode!r}: use auto, update, pull, none or feedback")
+
+
+def feedback_rows(capture_url: str) -> str:
+    """The labelled production rows from the capture at `capture_url`, tracked with DVC;
+    return the Markdown that says what came in (mlops_template.ct.feedback_data)."""
+    from mlops_template.core import paths
+    from mlops_template.ct import feedback_data
+
+    if not capture_url:
+        raise CommandError(
+            "RETRAIN_DATA_UPDATE=feedback needs CAPTURE_URL (where the API captures)"
+        )
+    summary = feedback_data.build(capture_url)
+    run(["dvc", "add", str(paths.FEEDBACK_TABLE)])
+    return feedback_data.describe(summary)
 
 
 def reproduce() -> None:

@@ -19,10 +19,19 @@ MAX_ALERTS = 50  # alert rows in the description (a payload can hold thousands)
 
 def title(reason: Reason, version: str) -> str:
     drifted = markdown.listing(sorted(reason.drifted), limit=5)
+    quality = "; ".join(
+        f"quality: {markdown.escape(a.metric, 40)}"
+        + (f" {a.value:.3f}" if a.value is not None else "")
+        for a in reason.quality[:1]
+    )
     if reason.source == "schedule":
         why = "scheduled"
+    elif drifted and quality:
+        why = f"{quality}; drift in {drifted}"
     elif drifted:
         why = f"drift in {drifted}"
+    elif quality:
+        why = quality
     else:
         why = markdown.escape(reason.headline())
     return f"Retrain model ({why}): {markdown.escape(version, 40)}"[:255]
@@ -33,7 +42,30 @@ def why(reason: Reason, pipeline_url: str) -> list[str]:
     started = f"Started by **{markdown.escape(reason.headline())}**"
     url = markdown.escape(pipeline_url, 500)
     lines.append(f"{started} in pipeline {url}." if pipeline_url else f"{started}.")
-    if reason.alerts:
+    quality = [a for a in reason.alerts if a.quality]
+    if quality:
+        lines += [
+            "",
+            "Reason: **quality** — the live quality from the labels sent to `/feedback` "
+            "fell past its floor (`monitor` in params.yaml).",
+            "",
+        ]
+        header = ["alert", "status", "model version", "metric", "live", "floor", "since"]
+        rows = [
+            [
+                a.name,
+                a.status,
+                a.version or "—",
+                a.metric,
+                f"{a.value:.4f}" if a.value is not None else "—",
+                f"{a.floor:g}" if a.floor is not None else "—",
+                a.starts_at,
+            ]
+            for a in quality
+        ]
+        lines += [markdown.table(header, rows, align="llllrrl", limit=MAX_ALERTS)]
+    drift = [a for a in reason.alerts if not a.quality]
+    if drift:
         header = ["alert", "status", "feature", "PSI (live)", "since", "summary"]
         rows = [
             [
@@ -44,7 +76,7 @@ def why(reason: Reason, pipeline_url: str) -> list[str]:
                 a.starts_at,
                 a.summary,
             ]
-            for a in reason.alerts
+            for a in drift
         ]
         lines += ["", markdown.table(header, rows, align="lllrll", limit=MAX_ALERTS)]
     drifted = reason.drifted
@@ -92,6 +124,7 @@ def description(
     drift_md: str,
     report_md: str,
     pipeline_url: str,
+    production_md: str = "",
 ) -> str:
     lines = why(reason, pipeline_url)
     lines += ["", *comparison(result, metric), "", f"Quality gate: {markdown.escape(gate, 500)}"]
@@ -100,6 +133,8 @@ def description(
     if len(changed) > markdown.MAX_ROWS:
         shown.append(f"- and {len(changed) - markdown.MAX_ROWS} more")
     lines += shown or ["- (no file changed)"]
+    if production_md:  # made by mlops_template.ct.feedback_data (its text escaped there)
+        lines += ["", "## Production data (captured, labelled via /feedback)", "", production_md]
     if drift_md:
         lines += [
             "",

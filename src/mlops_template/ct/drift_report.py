@@ -2,33 +2,40 @@
 
     python -m mlops_template.ct.drift_report DATA [--model-dir model] [--threshold PSI]
                                                [--format md|text|json]
+                                               [--reference data/processed/train.parquet]
+                                               [--auc-threshold 0.7]
+    python -m mlops_template.ct.drift_report --capture URL [--days 7] …   (captured traffic)
 
 Prints one row per feature (PSI, chi-square p-value of the bin counts, missing share, verdict),
 most drifted first, then the prediction drift when the model file is next to the card.
 Exit code: 0 no drift, 1 some PSI above the threshold (default `drift.PSI_THRESHOLD`, the
 alert rules' value), 2 the batch can't be compared (missing columns, unreadable file). The bins
 are the model card's `drift_reference`, binned with the same `mlops_template.core.drift` code
-the API uses, so offline and live drift agree.
+the API uses, so offline and live drift agree. With reference rows (the training split,
+when present), it adds per-feature Kolmogorov–Smirnov and Wasserstein tests and a classifier
+drift score (`mlops_template.ct.two_sample`); a score above --auc-threshold is drift too.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlops_template.core import bundle, card, drift, markdown, paths, schema
+from mlops_template.core import bundle, capture, card, drift, markdown, paths, schema
 from mlops_template.core.card import ModelCard
 from mlops_template.core.errors import ModelLoadError, StageError
 from mlops_template.core.predict import predict_frame
+import mlops_template.ct.two_sample as two_sample
 from mlops_template.stages import datasets
 
 log = logging.getLogger(__name__)
@@ -55,11 +62,17 @@ class Report:
     prediction_note: str
     threshold: float
     n_rows: int
+    numeric: list[two_sample.NumericTest] = field(default_factory=list)
+    classifier: two_sample.ClassifierScore | None = None
 
     @property
     def drifted(self) -> list[Row]:
         rows = self.rows + ([self.prediction] if self.prediction else [])
         return [r for r in rows if r.drifted]
+
+    @property
+    def any_drift(self) -> bool:
+        return bool(self.drifted) or bool(self.classifier and self.classifier.drifted)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +82,8 @@ class Report:
             "prediction": asdict(self.prediction) if self.prediction else None,
             "prediction_note": self.prediction_note,
             "drifted": [r.name for r in self.drifted],
+            "numeric_tests": [asdict(t) for t in self.numeric],
+            "classifier": asdict(self.classifier) if self.classifier else None,
         }
 
 
@@ -100,8 +115,15 @@ def predictions(model_dir: Path, model_card: ModelCard, frame: pd.DataFrame) -> 
     return pd.Series(labels.astype(float))
 
 
-def compare(frame: pd.DataFrame, model_dir: Path, threshold: float = drift.PSI_THRESHOLD) -> Report:
-    """Drift of every feature of the model card (and of the predictions) in `frame`."""
+def compare(
+    frame: pd.DataFrame,
+    model_dir: Path,
+    threshold: float = drift.PSI_THRESHOLD,
+    reference_rows: pd.DataFrame | None = None,
+    auc_threshold: float = two_sample.AUC_THRESHOLD,
+) -> Report:
+    """Drift of every feature of the model card (and of the predictions) in `frame`; with
+    `reference_rows` (the training split), the two-sample tests and the classifier score too."""
     model_card = card.read(model_dir)
     missing = missing_columns(frame, model_card)
     if missing:
@@ -125,7 +147,13 @@ def compare(frame: pd.DataFrame, model_dir: Path, threshold: float = drift.PSI_T
     else:
         pred = predictions(model_dir, model_card, frame)
         prediction = compare_column("(prediction)", pred, reference.prediction, threshold)
-    return Report(rows, prediction, note, threshold, len(frame))
+    numeric: list[two_sample.NumericTest] = []
+    score = None
+    if reference_rows is not None and len(frame):
+        ref = schema.coerce(reference_rows, model_card.features)
+        numeric = two_sample.numeric_tests(ref, x, model_card.features)
+        score = two_sample.classifier_score(ref, x, model_card.features, auc_threshold)
+    return Report(rows, prediction, note, threshold, len(frame), numeric, score)
 
 
 def _verdict(row: Row) -> str:
@@ -168,6 +196,9 @@ def to_markdown(report: Report) -> str:
     else:
         lines.append(f"**Prediction drift**: {markdown.escape(report.prediction_note)}")
     lines += ["", _summary(report, markdown.escape), ""]
+    extra = two_sample.markdown(report.numeric, report.classifier)
+    if extra:
+        lines += ["### Two-sample tests against the training split", "", extra]
     return "\n".join(lines)
 
 
@@ -180,7 +211,10 @@ def to_text(report: Report) -> str:
     if report.prediction is None:
         lines.append(f"(prediction) {report.prediction_note}")
     lines.append(_summary(report))
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if report.numeric or report.classifier:
+        text += "\n" + two_sample.text(report.numeric, report.classifier)
+    return text
 
 
 def render(report: Report, fmt: str) -> str:
@@ -193,7 +227,15 @@ def render(report: Report, fmt: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", type=Path, help="batch of recent data: .csv or .parquet")
+    parser.add_argument("data", type=Path, nargs="?", help="batch of recent data: .csv or .parquet")
+    parser.add_argument("--capture", help="instead of DATA: the API's capture (folder or URL)")
+    parser.add_argument("--days", type=float, default=7.0, help="with --capture: the last N days")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help=f"reference rows for the two-sample tests, e.g. {paths.TRAIN} (the training split)",
+    )
+    parser.add_argument("--auc-threshold", type=float, default=two_sample.AUC_THRESHOLD)
     parser.add_argument("--model-dir", type=Path, default=paths.MODEL_DIR)
     parser.add_argument(
         "--threshold", type=float, default=drift.PSI_THRESHOLD, help="drift when a PSI is above"
@@ -205,19 +247,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not (args.model_dir / card.FILE_NAME).is_file():
             raise StageError(f"{args.model_dir / card.FILE_NAME} not found; run `make train`")
-        if not args.data.is_file():
+        if args.capture:
+            since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.days)
+            frame = capture.read(args.capture, capture.PREDICTIONS, since)
+            if frame.empty:
+                raise StageError(f"{args.capture}: no captured rows in the last {args.days:g} days")
+            args.data = Path(args.capture)
+        elif args.data is None:
+            raise StageError("give DATA (a .csv/.parquet batch) or --capture URL")
+        elif not args.data.is_file():
             raise StageError(f"{args.data}: file not found")
-        frame = datasets.read(str(args.data), args.sep)  # its errors name the file
+        else:
+            frame = datasets.read(str(args.data), args.sep)  # its errors name the file
+        reference_rows = None
+        if args.reference is not None:
+            reference_rows = datasets.read(str(args.reference), args.sep)
     except StageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        report = compare(frame, args.model_dir, args.threshold)
+        report = compare(frame, args.model_dir, args.threshold, reference_rows, args.auc_threshold)
     except (StageError, ModelLoadError) as exc:
         print(f"error: {args.data}: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(render(report, args.format))
-    return 1 if report.drifted else 0
+    return 1 if report.any_drift else 0
 
 
 if __name__ == "__main__":

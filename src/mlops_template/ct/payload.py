@@ -26,6 +26,15 @@ class Alert:
     psi: float | None
     summary: str
     starts_at: str
+    # ModelQualityDrop (reason="quality"): the live metric, its value, the floor, the version
+    metric: str = ""
+    value: float | None = None
+    floor: float | None = None
+    version: str = ""
+
+    @property
+    def quality(self) -> bool:
+        return bool(self.metric)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,11 @@ class Reason:
     @property
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts if a.status == "firing"]
+
+    @property
+    def quality(self) -> list[Alert]:
+        """Firing alerts about the model's live quality (labels from /feedback)."""
+        return [a for a in self.firing if a.quality]
 
     @property
     def drifted(self) -> dict[str, float | None]:
@@ -85,6 +99,10 @@ def parse(body: dict[str, Any], source: str = "trigger") -> Reason:
                 psi=_psi(notes.get("psi")),
                 summary=str(notes.get("summary", "")),
                 starts_at=str(raw.get("startsAt", "")),
+                metric=str(notes.get("metric", "")) if labels.get("reason") == "quality" else "",
+                value=_psi(notes.get("value")),
+                floor=_psi(notes.get("floor")),
+                version=str(labels.get("version", "")),
             )
         )
     return Reason(source=source, status=str(body.get("status", "")), alerts=tuple(alerts))

@@ -35,7 +35,8 @@ from mlops_template.ct.settings import Settings
 log = logging.getLogger(__name__)
 
 IMAGE = re.compile(r"!\[(?P<title>[^\]]*)\]\((?:\./)?(?P<path>[^)\s]+)\)")
-TRACKED = ["dvc.lock", "params.yaml", "reports"]  # what a retrain changes besides imports
+# What a retrain changes besides imports (data/feedback: RETRAIN_DATA_UPDATE=feedback).
+TRACKED = ["dvc.lock", "params.yaml", "reports", "data/feedback"]
 
 
 def already_running(gitlab: GitLab, settings: Settings) -> str:
@@ -145,6 +146,10 @@ def retrain(settings: Settings, reason: Reason, workdir: Path) -> str:
         if busy:
             return f"skipped: {busy}"
     data_note = commands.update_data(settings.data_update)
+    production_md = ""
+    if settings.data_update == "feedback":
+        production_md = commands.feedback_rows(settings.capture_url)
+        data_note += "; labelled production rows from the capture (below)"
     commands.reproduce()
     params = config.load()
     result = against_prod(card.MODEL_NAME, "prod", workdir)
@@ -163,6 +168,7 @@ def retrain(settings: Settings, reason: Reason, workdir: Path) -> str:
         data_note=data_note,
         changed=changed,
         drift_md=drift_markdown(result),
+        production_md=production_md,
         report_md=report_markdown(
             settings.report_dir, gitlab if settings.push and passed else None
         ),

@@ -22,6 +22,7 @@ class Settings:
     target_branch: str
     label: str
     data_update: str
+    capture_url: str
     pipeline_id: str
     pipeline_url: str
     output: Path
@@ -46,6 +47,7 @@ class Settings:
             target_branch=env.get("CI_DEFAULT_BRANCH", "main"),
             label=env.get("RETRAIN_LABEL", "retrain"),
             data_update=env.get("RETRAIN_DATA_UPDATE", "auto"),
+            capture_url=env.get("CAPTURE_URL", ""),
             pipeline_id=env.get("CI_PIPELINE_ID", ""),
             pipeline_url=env.get("CI_PIPELINE_URL", ""),
             output=Path(env.get("RETRAIN_OUTPUT", "retrain.md")),

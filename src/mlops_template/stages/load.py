@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_template.stages import columns, datasets
+from mlops_template.stages import columns, datasets, production
 from mlops_template.core import config, io, paths
 from mlops_template.core.cli import run
 from mlops_template.core.errors import StageError
@@ -59,13 +59,17 @@ def validate(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
 
 
 def main() -> None:
-    params = config.load().data
-    frame = validate(datasets.read(params.source, params.sep), params)
+    everything = config.load()
+    params = everything.data
+    table = datasets.read(params.source, params.sep)
+    combined = production.combine(table, everything.feedback)  # labelled production rows
+    frame = validate(combined, params)
     frame.columns = [str(c) for c in frame.columns]
     ids = columns.id_like(frame, exclude=(params.target,))
     dates = columns.date_columns(frame, exclude=(params.target,))
     source = Path(params.source)
-    if source.suffix.lower() in (".parquet", ".pq") and source.is_file():
+    as_is = combined is table and source.suffix.lower() in (".parquet", ".pq")
+    if as_is and source.is_file():
         io.copy_file(source, paths.RAW)  # the same table: no second encoding of it
     else:
         io.write_parquet(paths.RAW, frame)

@@ -1,0 +1,1 @@
+"""Prediction ids, /feedback, capture and the feedback loop."""
