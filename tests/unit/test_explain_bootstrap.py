@@ -125,6 +125,63 @@ def test_permutation_importance_finds_the_feature_the_label_depends_on() -> None
     assert doc["rows"] == 300 and doc["repeats"] == 3
 
 
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_shuffling_encoded_columns_gives_sklearns_permutation_importance(task: str) -> None:
+    """The template's pipeline (numbers clipped, a category with rare values in "other"): the
+    encoded-column shuffle gives the numbers sklearn's permutation_importance gives on the
+    raw columns, through the whole pipeline."""
+    from sklearn.inspection import permutation_importance
+
+    from mlops_template.core.config import PreprocessParams, TrainParams
+    from mlops_template.stages import features as encoding
+    from mlops_template.stages import models
+
+    rng = np.random.default_rng(8)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(size=n),
+            "shop": rng.choice(
+                ["a", "b", "c", "d", "rare1", "rare2"], n, p=[0.3, 0.3, 0.2, 0.18, 0.01, 0.01]
+            ),
+            "flag": rng.random(n) < 0.5,
+            "gap": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        }
+    )
+    signal = frame["size"] + (frame["shop"] == "a") + 0.5 * frame["flag"]
+    y = np.where(signal > 0.5, "yes", "no") if task == "classification" else signal.to_numpy()
+    features = schema.infer(frame)
+    pre = encoding.build_preprocessor(features, PreprocessParams(clip=1.5, min_frequency=10))
+    x = pre.fit_transform(schema.coerce(frame, features))
+    p = TrainParams(epochs=3)
+    estimator = models.build(task, p)
+    labels = np.unique(y) if task == "classification" else None
+    for epoch in range(1, 4):
+        models.fit_epoch(estimator, x, y, epoch, p, labels)
+    pipeline = Pipeline([("preprocess", pre), ("model", estimator)])
+    assert explain.blocks(pipeline, features) is not None  # the fast path is taken
+    classes = np.array(["no", "yes"]) if task == "classification" else np.array([])
+    metric = "log_loss" if task == "classification" else "r2"
+    doc = explain.importance(pipeline, frame, y, features, task, classes, metric, 4, seed=3)
+    sign = -1.0 if metric == "log_loss" else 1.0
+
+    def scorer(model: Any, data: pd.DataFrame, truth: np.ndarray) -> float:
+        from mlops_template.core.predict import predict_frame
+
+        pred, proba = predict_frame(model, data, features, task)
+        return sign * metrics.score(truth, pred, proba, classes)[metric]
+
+    reference = permutation_importance(
+        pipeline, frame, y, scoring=scorer, n_repeats=4, random_state=3
+    )
+    got = {row["feature"]: (row["mean"], row["std"]) for row in doc["features"]}
+    for name, mean, std in zip(
+        frame.columns, reference.importances_mean, reference.importances_std
+    ):
+        assert got[name] == pytest.approx((round(mean, 6), round(std, 6)), abs=2e-6), name
+    assert doc["features"][0]["feature"] in ("size", "shop")
+
+
 def test_per_class_metrics_and_reliability_rows() -> None:
     y, proba, classes = noisy_classifier(7, n=400, k=3)
     pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]

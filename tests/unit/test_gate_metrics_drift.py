@@ -94,3 +94,20 @@ def test_drift_reference_bins_match_the_training_distribution() -> None:
 def test_bin_index_edges_are_right_closed() -> None:
     idx = drift.bin_index(np.array([-5.0, 0.0, 0.5, 1.0, 9.0, np.nan]), [0.0, 1.0])
     assert idx.tolist() == [0, 0, 1, 1, 2, -1]
+
+
+def test_one_metric_alone_is_the_same_number() -> None:
+    """The permutation importance and the bootstrap ask for one metric: the same value."""
+    rng = np.random.default_rng(3)
+    classes = np.array(["a", "b", "c"], dtype=object)
+    y = rng.choice(classes, 300)
+    proba = rng.dirichlet([1, 1, 1], 300)
+    pred = classes[proba.argmax(axis=1)]
+    every = metrics.score(y, pred, proba, classes)
+    for name, value in every.items():
+        assert metrics.score(y, pred, proba, classes, only=name) == {name: value}
+    actual, guess = rng.normal(size=50), rng.normal(size=50)
+    every = metrics.score(actual, guess, None, classes)
+    for name, value in every.items():
+        assert metrics.score(actual, guess, None, classes, only=name) == {name: value}
+    assert metrics.score(actual, guess, None, classes, only="f1") == every  # not a regression one

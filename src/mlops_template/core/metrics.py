@@ -2,54 +2,71 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from sklearn import metrics as skm
 
 
 def classification(
-    y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, classes: np.ndarray
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray,
+    classes: np.ndarray,
+    only: str | None = None,
 ) -> dict[str, float]:
-    """Accuracy, macro precision/recall/F1, ROC AUC (one-vs-rest when multi-class), log loss."""
+    """Accuracy, macro precision/recall/F1, ROC AUC (one-vs-rest when multi-class), log loss;
+    with `only`, just that one (the permutation importance scores one metric 150 times)."""
     binary = len(classes) == 2
     average = "binary" if binary else "macro"
     pos = classes[1] if binary else 1
-    scores = {
-        "accuracy": skm.accuracy_score(y_true, y_pred),
-        "precision": skm.precision_score(
-            y_true, y_pred, average=average, pos_label=pos, zero_division=0
-        ),
-        "recall": skm.recall_score(y_true, y_pred, average=average, pos_label=pos, zero_division=0),
-        "f1": skm.f1_score(y_true, y_pred, average=average, pos_label=pos, zero_division=0),
-        "log_loss": skm.log_loss(y_true, proba, labels=classes),
+    kwargs: dict[str, Any] = {"average": average, "pos_label": pos, "zero_division": 0}
+    compute: dict[str, Callable[[], Any]] = {
+        "accuracy": lambda: skm.accuracy_score(y_true, y_pred),
+        "precision": lambda: skm.precision_score(y_true, y_pred, **kwargs),
+        "recall": lambda: skm.recall_score(y_true, y_pred, **kwargs),
+        "f1": lambda: skm.f1_score(y_true, y_pred, **kwargs),
+        "log_loss": lambda: skm.log_loss(y_true, proba, labels=classes),
     }
     present = np.unique(y_true)
     if len(present) == len(classes):
         if binary:
-            scores["roc_auc"] = skm.roc_auc_score(y_true == classes[1], proba[:, 1])
+            compute["roc_auc"] = lambda: skm.roc_auc_score(y_true == classes[1], proba[:, 1])
         else:
-            scores["roc_auc"] = skm.roc_auc_score(
+            compute["roc_auc"] = lambda: skm.roc_auc_score(
                 y_true, proba, multi_class="ovr", average="macro", labels=classes
             )
-    return {k: round(float(v), 6) for k, v in scores.items()}
+    return _rounded(compute, only)
+
+
+def _rounded(compute: dict[str, Callable[[], Any]], only: str | None) -> dict[str, float]:
+    names = [only] if only in compute else list(compute)
+    return {name: round(float(compute[name]()), 6) for name in names}
 
 
 def score(
-    y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: np.ndarray
+    y: np.ndarray,
+    pred: np.ndarray,
+    proba: np.ndarray | None,
+    classes: np.ndarray,
+    only: str | None = None,
 ) -> dict[str, float]:
-    """The test metrics: classification when there are probabilities, else regression."""
+    """The test metrics: classification when there are probabilities, else regression (with
+    `only`, just that metric when the task has it)."""
     if proba is not None:
-        return classification(y, pred, proba, classes)
-    return regression(y.astype(float), pred.astype(float))
+        return classification(y, pred, proba, classes, only)
+    return regression(y.astype(float), pred.astype(float), only)
 
 
-def regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+def regression(y_true: np.ndarray, y_pred: np.ndarray, only: str | None = None) -> dict[str, float]:
     """MAE, RMSE and R²."""
-    scores = {
-        "mae": skm.mean_absolute_error(y_true, y_pred),
-        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
-        "r2": skm.r2_score(y_true, y_pred),
+    compute: dict[str, Callable[[], Any]] = {
+        "mae": lambda: skm.mean_absolute_error(y_true, y_pred),
+        "rmse": lambda: np.sqrt(skm.mean_squared_error(y_true, y_pred)),
+        "r2": lambda: skm.r2_score(y_true, y_pred),
     }
-    return {k: round(float(v), 6) for k, v in scores.items()}
+    return _rounded(compute, only)
 
 
 BASELINE_PREFIX = "baseline_"

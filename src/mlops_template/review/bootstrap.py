@@ -91,9 +91,9 @@ def scorer(metric: str, doc: Outputs) -> Callable[[np.ndarray], float]:
         return lambda i: float(loss[i].mean())
     if metric in ("precision", "recall", "f1"):
         return _confusion_metric(metric, y, pred, classes)
-    return lambda i: metrics.score(y[i], pred[i], None if proba is None else proba[i], classes)[
-        metric
-    ]
+    return lambda i: metrics.score(
+        y[i], pred[i], None if proba is None else proba[i], classes, only=metric
+    )[metric]
 
 
 def _confusion_metric(

@@ -18,9 +18,9 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
 
-from mlops_template.core import metrics
+from mlops_template.core import metrics, schema
 from mlops_template.core.config import LOWER_IS_BETTER
-from mlops_template.core.predict import predict_frame
+from mlops_template.core.predict import predict, predict_frame
 from mlops_template.core.schema import Feature
 
 MAX_ROWS = 10_000  # importance and the per-row file use a seeded sample of larger test splits
@@ -50,16 +50,29 @@ def importance(
     rows = sample(len(frame), seed)
     x = frame.iloc[rows][[f.name for f in features]].reset_index(drop=True)
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    truth = y[rows]
+    split = blocks(pipeline, features)
+    if split is not None:  # shuffle the encoded columns: one transform instead of one a shuffle
+        encoder, estimator, outputs = split
+        matrix = np.asarray(encoder.transform(schema.coerce(x, features)), dtype=np.float64)
 
-    def scorer(model: Any, data: pd.DataFrame, truth: np.ndarray) -> float:
-        pred, proba = predict_frame(model, data, features, task)
-        return sign * metrics.score(truth, pred, proba, classes)[metric]
+        def on_matrix(data: np.ndarray) -> float:
+            pred, proba = predict(estimator, data, task)
+            return sign * metrics.score(truth, pred, proba, classes, only=metric)[metric]
 
-    result = permutation_importance(
-        pipeline, x, y[rows], scoring=scorer, n_repeats=repeats, random_state=seed
-    )
+        means, stds = shuffled_drops(matrix, outputs, on_matrix, repeats, seed)
+    else:
+
+        def scorer(model: Any, data: pd.DataFrame, labels: np.ndarray) -> float:
+            pred, proba = predict_frame(model, data, features, task)
+            return sign * metrics.score(labels, pred, proba, classes, only=metric)[metric]
+
+        result = permutation_importance(
+            pipeline, x, truth, scoring=scorer, n_repeats=repeats, random_state=seed
+        )
+        means, stds = result.importances_mean, result.importances_std
     ranked = sorted(
-        zip([f.name for f in features], result.importances_mean, result.importances_std),
+        zip([f.name for f in features], means, stds),
         key=lambda item: -item[1],
     )
     return {
@@ -71,6 +84,72 @@ def importance(
             for name, mean, std in ranked
         ],
     }
+
+
+COLUMN_WISE = (["SimpleImputer", "StandardScaler"], ["SimpleImputer", "StandardScaler", "Clip"])
+
+
+def blocks(pipeline: Any, features: list[Feature]) -> tuple[Any, Any, list[list[int]]] | None:
+    """(preprocessing, estimator, the encoded columns of each feature) when the pipeline's
+    preprocessing works column by column (this template's: imputer, scaler and clip per
+    number, imputer and one-hot per category). Shuffling a feature's rows is then shuffling
+    its encoded columns' rows. None for any other pipeline."""
+    steps = getattr(pipeline, "steps", [])
+    if len(steps) != 2 or type(steps[0][1]).__name__ != "ColumnTransformer":
+        return None
+    encoder, estimator = steps[0][1], steps[1][1]
+    position = {f.name: i for i, f in enumerate(features)}
+    columns: list[list[int] | None] = [None] * len(features)
+    for name, part, names in encoder.transformers_:
+        if name == "remainder":
+            if part != "drop" and len(names):
+                return None
+            continue
+        kinds = [type(step).__name__ for _, step in getattr(part, "steps", [])]
+        if kinds in COLUMN_WISE:
+            widths = [1] * len(names)
+        elif kinds == ["SimpleImputer", "OneHotEncoder"] and part.steps[1][1].drop is None:
+            onehot = part.steps[1][1]
+            rare = getattr(onehot, "infrequent_categories_", [None] * len(names))
+            widths = [
+                len(cats) - (0 if r is None else len(r) - 1)
+                for cats, r in zip(onehot.categories_, rare)
+            ]
+        else:
+            return None
+        span = encoder.output_indices_[name]
+        start = span.start
+        for column, width in zip(names, widths):
+            columns[position[column]] = list(range(start, start + width))
+            start += width
+        if start != span.stop:
+            return None
+    if any(c is None for c in columns):
+        return None
+    return encoder, estimator, [c for c in columns if c is not None]
+
+
+def shuffled_drops(
+    matrix: np.ndarray,
+    outputs: list[list[int]],
+    score: Any,
+    repeats: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's permutation_importance on the encoded matrix, shuffling each feature's columns
+    together: the same seeds and the same cumulative shuffles, so the same numbers."""
+    base = score(matrix)
+    feature_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    drops = np.empty((len(outputs), repeats))
+    for j, cols in enumerate(outputs):
+        rng = np.random.RandomState(feature_seed)
+        shuffled = matrix.copy()
+        order = np.arange(len(matrix))
+        for r in range(repeats):
+            rng.shuffle(order)
+            shuffled[:, cols] = shuffled[np.ix_(order, np.asarray(cols))]
+            drops[j, r] = base - score(shuffled)
+    return drops.mean(axis=1), drops.std(axis=1)
 
 
 def per_class(y: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> dict[str, dict[str, float]]:
