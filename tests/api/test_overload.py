@@ -21,7 +21,16 @@ import orjson
 import pytest
 
 from api.batcher import Batcher
-from tests.support.api import JSON, ClientFn, TestClient, example, scrape, value, wait_for
+from tests.support.api import (
+    JSON,
+    ClientFn,
+    TestClient,
+    example,
+    scrape,
+    value,
+    post_scope,
+    wait_for,
+)
 
 
 class Held:
@@ -80,20 +89,7 @@ def raw_predict(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/predict",
-        "raw_path": b"/predict",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = post_scope("/predict", body)
     client.portal.call(client.app, scope, receive, send)  # type: ignore[union-attr]
     start = next(m for m in sent if m["type"] == "http.response.start")
     return {"status": start["status"], "headers": dict(start["headers"]), "receives": len(calls)}

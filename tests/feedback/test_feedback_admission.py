@@ -18,7 +18,16 @@ import orjson
 import pytest
 
 from tests.feedback.conftest import KEY
-from tests.support.api import JSON, ClientFn, TestClient, example, scrape, value, wait_for
+from tests.support.api import (
+    JSON,
+    ClientFn,
+    TestClient,
+    example,
+    scrape,
+    value,
+    post_scope,
+    wait_for,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -53,21 +62,7 @@ def raw_feedback(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/feedback",
-        "raw_path": b"/feedback",
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = post_scope("/feedback", body)
     client.portal.call(client.app, scope, receive, send)  # type: ignore[union-attr]
     start = next(m for m in sent if m["type"] == "http.response.start")
     answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
