@@ -13,9 +13,9 @@ with their labels, trains on them (`feedback.mode: replace`), and the merge requ
 to the same stand-in, says how many production rows came in, when, and the served model's
 accuracy on them. The scheduled `drift-report` job runs on the same captured traffic.
 
-The "truth" of the labels is a new concept (malignant iff mean_texture is above its median),
-which the production model gets wrong on 40 % of the chosen rows and a retrained linear model
-can learn, so the gate passes on its merits.
+The "truth" of the labels is a new concept (malignant iff mean_texture is above its median,
+rows within MARGIN of it left out), which the production model gets wrong on 40 % of the
+chosen rows and a retrained linear model can learn, so the gate passes on its merits.
 """
 
 from __future__ import annotations
@@ -51,16 +51,22 @@ PROJECT_ID, REF, TRIGGER_TOKEN, GITLAB_TOKEN = "42", "main", "trigger-token-test
 # outlast scrape, evaluation, `alert_after` and group_wait on a loaded machine (1m did not).
 MONITOR = MonitorParams(floor=0.85, min_labels=100, window="5m", alert_after="5s")
 ROWS, WRONG = 400, 160  # 40 % of the labels disagree with what was served
+MARGIN = 1.5  # of mean_texture around its median, left out of the traffic
 
 
 def traffic(model_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """ROWS records and their true labels, WRONG of which differ from the model's answer."""
     frame = datasets.read("breast_cancer").drop(columns=["diagnosis"])
-    pool = frame.sample(3000, replace=True, random_state=3).reset_index(drop=True)
+    median = frame["mean_texture"].median()
+    pool = frame.sample(3000, replace=True, random_state=3)
+    # Rows near the median are left out: the concept then has a margin, and the retrained
+    # model clears the gate on any split of the 400 rows (without it, f1 on the 80 test rows
+    # ranged 0.89-1.0 with the rows' order, which depends on the capture files' timing).
+    pool = pool[(pool["mean_texture"] - median).abs() > MARGIN].reset_index(drop=True)
     model_card = card.read(model_dir)
     model = bundle.load(model_dir / model_card.model_file, model_card.sha256)
     served, _ = predict_frame(model, pool, model_card.features, model_card.task)
-    truth = np.where(pool["mean_texture"] > frame["mean_texture"].median(), "malignant", "benign")
+    truth = np.where(pool["mean_texture"] > median, "malignant", "benign")
     agree = np.flatnonzero(np.asarray(served).astype(str) == truth)
     disagree = np.flatnonzero(np.asarray(served).astype(str) != truth)
     pick = np.concatenate([agree[: ROWS - WRONG], disagree[:WRONG]])

@@ -4,6 +4,8 @@ by name, the rows without a label apart from the rest, and how many duplicates w
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +75,22 @@ def test_preprocess_says_how_many_duplicates_went_and_why(
     caplog.clear()
     run(tmp_path, frame, dedupe=True)
     assert "removed 50 duplicate rows (preprocess.dedupe)" in messages(caplog, "preprocess")
+
+
+@pytest.mark.parametrize("stage", ["preprocess", "train", "evaluate"])
+def test_a_stage_without_its_input_names_the_file_in_one_line(tmp_path: Path, stage: str) -> None:
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params()))
+    done = subprocess.run(
+        [sys.executable, "-m", f"mlops_template.stages.{stage}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "not found" in line and "dvc repro" in line, line
+    assert {"preprocess": "data/raw", "train": "data/processed", "evaluate": "reports/"}[
+        stage
+    ] in line

@@ -19,3 +19,7 @@ def run(main: Callable[[], None]) -> None:
     except (StageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    except FileNotFoundError as exc:  # an input an earlier stage writes is missing
+        what = f"{exc.filename}: not found" if exc.filename else str(exc)
+        print(f"error: {what} (run the earlier stages first: dvc repro)", file=sys.stderr)
+        raise SystemExit(1) from None

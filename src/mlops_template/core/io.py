@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -58,6 +59,8 @@ def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataF
     column, the peak is the frame plus one column."""
     import pyarrow.parquet as pq
 
+    if not Path(path).exists():  # pyarrow's own error doesn't carry the file name
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     source = pq.ParquetFile(path)
     stored = [n for n in source.schema_arrow.names if not n.startswith("__index_level_")]
     names = stored if columns is None else columns
@@ -128,6 +131,8 @@ def parquet_chunks(path: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
     """The rows of a Parquet file, one row group at a time."""
     import pyarrow.parquet as pq
 
+    if not Path(path).exists():  # pyarrow's own error doesn't carry the file name
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     source = pq.ParquetFile(path)
     for group in range(source.metadata.num_row_groups):
         yield source.read_row_group(group, columns=columns).to_pandas()
