@@ -11,7 +11,7 @@ import pytest
 from mlops_template.core import metrics
 from mlops_template.core.config import TrainParams
 from mlops_template.core.errors import StageError
-from mlops_template.stages import progress, train
+from mlops_template.stages import encoding, progress, train
 
 
 def rows(val: list[float], train_loss: list[float]) -> list[dict[str, Any]]:
@@ -117,13 +117,13 @@ def test_fit_stops_on_a_table_it_cannot_learn() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 3))
     y = rng.choice(["a", "b"], 400, p=[0.7, 0.3]).astype(object)
-    parts = train.Split(x[:300], y[:300]), train.Split(x[300:], y[300:])
+    parts = encoding.Split(x[:300], y[:300]), encoding.Split(x[300:], y[300:])
     with pytest.raises(StageError, match="learned nothing usable"):
         train.fit(*parts, "classification", TrainParams(epochs=5))
 
 
 def test_the_train_loss_is_scored_on_a_fixed_sample() -> None:
-    part = train.Split(np.arange(50_000.0).reshape(-1, 1), np.arange(50_000.0))
+    part = encoding.Split(np.arange(50_000.0).reshape(-1, 1), np.arange(50_000.0))
     a, b = train.sample(part, 1000, 7), train.sample(part, 1000, 7)
     assert len(a.y) == 1000 and np.array_equal(a.y, b.y) and np.array_equal(a.x[:, 0], a.y)
     assert train.sample(part, 10**6, 7) is part

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from mlops_template.stages import load, models, splits, train
+from mlops_template.stages.encoding import Split
 from mlops_template.stages import features as encoding
 from mlops_template.core import schema
 from mlops_template.core.errors import StageError
@@ -120,7 +121,7 @@ def test_every_family_trains_for_every_task(model: str, task: str) -> None:
     params = TrainParams(
         model=model, epochs=4, n_estimators=8, hidden_layers=(8,), learning_rate=0.05
     )
-    split = train.Split(x[:100], y[:100]), train.Split(x[100:], y[100:])
+    split = Split(x[:100], y[:100]), Split(x[100:], y[100:])
     estimator, history = train.fit(split[0], split[1], task, params)
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
     metric = "val_accuracy" if task == "classification" else "val_rmse"
@@ -138,7 +139,7 @@ def test_gradient_boosting_stops_early_on_the_validation_split() -> None:
     rng = np.random.default_rng(2)
     x = rng.normal(size=(300, 3))
     y = np.where(x[:, 0] + rng.normal(scale=1.0, size=300) > 0, "a", "b")
-    parts = train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:])
+    parts = Split(x[:200], y[:200]), Split(x[200:], y[200:])
     params = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, n_iter_no_change=5)
     model, history = train.fit(*parts, "classification", params)
     assert model.n_iter_ < 250  # stopped well before its share of the 500 rounds
@@ -158,13 +159,16 @@ def test_gradient_boosting_on_pure_noise_is_refused() -> None:
     params = TrainParams(model="gradient_boosting", epochs=10, max_iter=500, n_iter_no_change=5)
     with pytest.raises(StageError, match=r"learned nothing usable.*train.boosting_learning_rate"):
         train.fit(
-            train.Split(x[:200], y[:200]), train.Split(x[200:], y[200:]), "classification", params
+            Split(x[:200], y[:200]),
+            Split(x[200:], y[200:]),
+            "classification",
+            params,
         )
     noise = rng.normal(size=300)
     with pytest.raises(StageError, match=r"validation RMSE .* no better than always the training"):
         train.fit(
-            train.Split(x[:200], noise[:200]),
-            train.Split(x[200:], noise[200:]),
+            Split(x[:200], noise[:200]),
+            Split(x[200:], noise[200:]),
             "regression",
             params,
         )

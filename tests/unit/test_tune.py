@@ -15,7 +15,7 @@ import yaml
 from mlops_template.core import config, io
 from mlops_template.core.errors import ConfigError, StageError
 from mlops_template.stages import load, preprocess
-from mlops_template.tuning import apply, board, merge, search
+from mlops_template.tuning import apply, board, merge, search, trial
 from tests.support.shell import ROOT
 
 
@@ -225,12 +225,12 @@ def test_a_trial_the_train_checks_refuse_is_recorded_as_failed() -> None:
     import numpy as np
 
     from mlops_template.core.config import TrainParams
-    from mlops_template.stages.train import Split
+    from mlops_template.stages.encoding import Split
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(300, 3)), rng.choice(["a", "b"], 300, p=[0.7, 0.3]).astype(object)
     classes = np.array(["a", "b"], dtype=object)
-    data = search.Data(Split(x[:200], y[:200]), Split(x[200:], y[200:]), "classification", classes)
-    record = search.attempt(TrainParams(epochs=5), data, "f1")
+    data = trial.Data(Split(x[:200], y[:200]), Split(x[200:], y[200:]), "classification", classes)
+    record = trial.attempt(TrainParams(epochs=5), data, "f1")
     assert record["state"] == "failed" and record["value"] is None
     assert "learned nothing usable" in record["note"]
