@@ -204,3 +204,25 @@ def test_stages_list_whole_params_sections(stage: str) -> None:
     listed: list[object] = STAGES[stage].get("params", [])  # type: ignore[assignment]
     sections = {f.name for f in dataclasses.fields(config.Params)}
     assert listed and all(isinstance(p, str) and p in sections for p in listed), listed
+
+
+def test_the_lock_file_matches_the_code_and_params(tmp_path: Path) -> None:
+    """dvc.lock records what produced the committed metrics and model: after a change to a
+    stage's code or params, `dvc repro` must run and its dvc.lock be committed with the change
+    (or `dvc status` on a fresh clone says every stage is stale, and the metrics lie)."""
+    repo = init_repo(copy_checkout(tmp_path, untracked=True), message=None)
+    status = json.loads(sh("dvc", "status", "--json", cwd=repo))
+    stale: dict[str, list[str]] = {}
+    for stage, entries in status.items():
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            deps_changed = entry.get("changed deps", {})
+            items = stale.setdefault(stage, [])
+            for path, why in deps_changed.items():  # a params file's value: {section: why}
+                if why == "modified":
+                    items.append(path)
+                elif isinstance(why, dict):
+                    items += [f"{path}: {section}" for section in why]
+    stale = {stage: items for stage, items in stale.items() if items}
+    assert not stale, f"dvc.lock is stale (run `dvc repro` and commit dvc.lock): {stale}"
