@@ -125,8 +125,13 @@ def test_permutation_importance_finds_the_feature_the_label_depends_on() -> None
     assert doc["rows"] == 300 and doc["repeats"] == 3
 
 
-@pytest.mark.parametrize("task", ["classification", "regression"])
-def test_shuffling_encoded_columns_gives_sklearns_permutation_importance(task: str) -> None:
+@pytest.mark.parametrize(
+    "task, metric",
+    [("classification", "log_loss"), ("classification", "f1"), ("regression", "r2")],
+)
+def test_shuffling_encoded_columns_gives_sklearns_permutation_importance(
+    task: str, metric: str
+) -> None:
     """The template's pipeline (numbers clipped, a category with rare values in "other"): the
     encoded-column shuffle gives the numbers sklearn's permutation_importance gives on the
     raw columns, through the whole pipeline."""
@@ -161,7 +166,6 @@ def test_shuffling_encoded_columns_gives_sklearns_permutation_importance(task: s
     pipeline = Pipeline([("preprocess", pre), ("model", estimator)])
     assert explain.blocks(pipeline, features) is not None  # the fast path is taken
     classes = np.array(["no", "yes"]) if task == "classification" else np.array([])
-    metric = "log_loss" if task == "classification" else "r2"
     doc = explain.importance(pipeline, frame, y, features, task, classes, metric, 4, seed=3)
     sign = -1.0 if metric == "log_loss" else 1.0
 
@@ -195,3 +199,18 @@ def test_per_class_metrics_and_reliability_rows() -> None:
     for r in rows:
         assert r["bin"] / 10 <= r["predicted"] <= (r["bin"] + 1) / 10
         assert 0 <= r["observed"] <= 1 and r["ideal"] == r["predicted"]
+
+
+def test_class_codes_keep_every_metric_and_refuse_an_unknown_label() -> None:
+    y, proba, classes = noisy_classifier(5, n=300, k=3)
+    names = np.asarray(classes, dtype=object)
+    pred = names[proba.argmax(axis=1)]
+    truth, guess = metrics.codes(np.asarray(y), names), metrics.codes(pred.astype(str), names)
+    assert truth is not None and guess is not None
+    assert list(names[truth]) == list(y) and list(names[guess]) == list(pred)
+    ids = np.arange(len(classes))
+    assert metrics.score(truth, guess, proba, ids) == metrics.score(
+        np.asarray(y), pred, proba, names
+    )
+    assert metrics.codes(np.array(["not-a-class"]), names) is None
+    assert metrics.codes(np.array(["a"]), np.array([0, 1], dtype=object)) is None

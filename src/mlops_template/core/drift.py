@@ -119,6 +119,18 @@ def feature_reference(column: pd.Series, feature: Feature, bins: int) -> Feature
     )
 
 
+def prediction_bins(predictions: np.ndarray, task: str, classes: list[str], bins: int) -> Bins:
+    """The distribution of the model's predictions on the training split."""
+    if task == "classification":
+        idx = category_index(pd.Series(predictions), classes)
+        return CategoricalBins(categories=classes, proportions=proportions(idx, len(classes)))
+    values = predictions.astype(float)
+    edges = quantile_edges(values, bins)
+    return NumericBins(
+        edges=edges, proportions=proportions(bin_index(values, edges), len(edges) + 1)
+    )
+
+
 def reference(
     frame: pd.DataFrame,
     features: list[Feature],
@@ -128,19 +140,9 @@ def reference(
     bins: int,
 ) -> DriftReference:
     """Drift reference of the training split: per-feature bins and the prediction distribution."""
-    prediction: Bins
-    if task == "classification":
-        idx = category_index(pd.Series(predictions), classes)
-        prediction = CategoricalBins(categories=classes, proportions=proportions(idx, len(classes)))
-    else:
-        values = predictions.astype(float)
-        edges = quantile_edges(values, bins)
-        prediction = NumericBins(
-            edges=edges, proportions=proportions(bin_index(values, edges), len(edges) + 1)
-        )
     return DriftReference(
         features={f.name: feature_reference(frame[f.name], f, bins) for f in features},
-        prediction=prediction,
+        prediction=prediction_bins(predictions, task, classes, bins),
     )
 
 
