@@ -108,6 +108,7 @@ def test_the_stage_command_fails_with_one_line(tmp_path: Path) -> None:
         ("bad_semicolon.csv", "is data.sep (',') the file's separator?"),
         ("bad_all_nan_column.csv", "column 'area' is empty (all values missing)"),
         ("no_such_file.csv", "file not found"),
+        ("bad_duplicate_header.csv", "column 'area' appears 2 times in the header"),
     ],
 )
 def test_bad_file_fails_with_one_line_and_keeps_previous_output(
@@ -151,3 +152,20 @@ def test_parquet_source(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     loaded = pd.read_parquet(tmp_path / "data" / "raw" / "dataset.parquet")
     assert loaded.shape == frame.shape
+
+
+def test_a_parquet_file_with_a_column_twice_is_refused(tmp_path: Path) -> None:
+    """Parquet allows two columns of one name; pandas would keep one of them silently."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 80
+    values = pa.array([float(i) for i in range(n)])
+    table = pa.Table.from_arrays(
+        [values, values, pa.array([i % 2 for i in range(n)])], names=["x", "x", "label"]
+    )
+    source = tmp_path / "twice.parquet"
+    pq.write_table(table, source)
+    result = _load(tmp_path, str(source), target="label")
+    assert result.returncode == 1
+    assert "column 'x' appears 2 times in the header" in result.stderr

@@ -40,6 +40,19 @@ BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
 }
 
 
+def unique_names(source: str, names: list[str]) -> None:
+    """StageError naming a column that appears more than once (pandas would silently rename
+    the second to "name.1", a feature no client sends)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise StageError(
+                f"{source}: column '{name}' appears {names.count(name)} times in the header; "
+                "rename all but one"
+            )
+        seen.add(name)
+
+
 def read(source: str, sep: str = ",") -> pd.DataFrame:
     """Read `source`: a bundled data set name or a .csv/.parquet path."""
     if source in BUNDLED:
@@ -51,8 +64,13 @@ def read(source: str, sep: str = ",") -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
+            header = pd.read_csv(path, sep=sep, nrows=1, header=None)  # the names as written
+            unique_names(source, [str(name) for name in header.iloc[0]] if len(header) else [])
             return pd.read_csv(path, sep=sep)
         if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            unique_names(source, list(pq.read_schema(path).names))
             return fileio.read_parquet(path)
     except pd.errors.EmptyDataError as exc:
         raise StageError(f"{source}: file is empty") from exc
