@@ -135,4 +135,10 @@ def parquet_chunks(path: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     source = pq.ParquetFile(path)
     for group in range(source.metadata.num_row_groups):
-        yield source.read_row_group(group, columns=columns).to_pandas()
+        # a column at a time, as read_parquet: a whole row group's to_pandas() held the Arrow
+        # table, the consolidated block and the frame at once
+        data = {
+            name: source.read_row_group(group, columns=[name]).column(0).to_pandas()
+            for name in columns
+        }
+        yield pd.DataFrame(data, copy=False)
