@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from api import deps
+from api.codecs import NOT_FINITE, not_finite
 from api.deps import ApiKey
 from api.feedback.ledger import Ledger
 from api.routes import FEEDBACK_PATH
@@ -31,7 +32,8 @@ def _items(body: bytes, max_items: int) -> list[Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        error = {"type": "json_invalid", "loc": ("body",), "msg": f"Invalid JSON: {exc}"}
+        why = f"{NOT_FINITE}: a label must be a finite number" if not_finite(body, exc) else exc
+        error = {"type": "json_invalid", "loc": ("body",), "msg": f"Invalid JSON: {why}"}
         raise RequestValidationError([error]) from None
     if not isinstance(data, dict) or set(data) != {"feedback"}:
         msg = 'the body must be {"feedback": [{"id": …, "label": …}, …]}'
