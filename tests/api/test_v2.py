@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from tests.support.api import ClientFn, TestClient, scrape, v2_tensors, value
+from tests.support.api import JSON, ClientFn, TestClient, scrape, v2_tensors, value
+from tests.support.api import record as valid_record
 
 from api.inference import probe_rows
 from api.state import read_card
@@ -217,6 +218,31 @@ def test_binary_tensor_data_is_refused_with_the_way_out(client: TestClient) -> N
     header = {"Inference-Header-Content-Length": "20"}
     answer = client.post(INFER, content=b'{"inputs": []}' + b"\x00" * 16, headers=header)
     assert answer.status_code == 400 and "binary_data=False" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "words"),
+    [
+        ("99999999", "(99999999) is larger than the body"),
+        ("9" * 40, "must be the byte length of the JSON part"),
+        ("-5", "must be the byte length of the JSON part"),
+        ("abc", "must be the byte length of the JSON part"),
+        ("10", "binary_data=False"),  # binary data would follow the first 10 bytes
+        ("0", "binary_data=False"),
+    ],
+)
+def test_a_binary_header_that_is_not_the_bodys_length_is_refused(
+    client: TestClient, model_dir: Path, declared: str, words: str
+) -> None:
+    """Before: a valid JSON body was answered whatever the header claimed (larger than the
+    body, negative, not a number), as if the client had sent no binary data."""
+    body = json.dumps({"inputs": v2_tensors(model_dir, [valid_record(model_dir)])}).encode()
+    header = {"Inference-Header-Content-Length": declared, **JSON}
+    answer = client.post(INFER, content=body, headers=header)
+    assert answer.status_code == 400, answer.text
+    assert words in answer.json()["error"]
+    exact = {"Inference-Header-Content-Length": str(len(body)), **JSON}
+    assert client.post(INFER, content=body, headers=exact).status_code == 200
 
 
 def test_extreme_values_are_refused_like_predict(client: TestClient, model_dir: Path) -> None:

@@ -1,0 +1,57 @@
+"""Bodies an attacker or a confused client sends, in process, on every route that reads one:
+compressed bodies (a gzip bomb must never be inflated), and what the 400 of a body that
+is not JSON says. (Types, NaN, sizes and shapes: test_bad_input.py, test_v2*.py.)"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.api import JSON, TestClient, post_text, record, v2_tensors
+
+INFER = "/v2/models/model/infer"
+
+
+def bodies(model_dir: Path) -> dict[str, bytes]:
+    """A valid body for each route that reads one."""
+    row = record(model_dir)
+    return {
+        "/predict": json.dumps({"records": [row]}).encode(),
+        INFER: json.dumps({"inputs": v2_tensors(model_dir, [row])}).encode(),
+        "/feedback": json.dumps({"feedback": [{"id": "x", "label": "benign"}]}).encode(),
+    }
+
+
+@pytest.mark.parametrize("path", ["/predict", INFER, "/feedback"])
+def test_a_compressed_body_is_415_and_a_bomb_is_never_inflated(
+    client: TestClient, model_dir: Path, path: str
+) -> None:
+    """Before: 400 "malformed JSON: expected value at line 1 column 1", as if the client had
+    sent garbage; the server never decodes Content-Encoding, so a bomb stays small."""
+    bomb = gzip.compress(b"[" * 50_000_000)  # 50 MB inflated, about 50 kB sent
+    assert len(bomb) < 100_000
+    for content in (gzip.compress(bodies(model_dir)[path]), bomb):
+        for coding in ("gzip", "GZIP", "br", "deflate, gzip"):
+            headers = {**JSON, "Content-Encoding": coding}
+            answer = client.post(path, content=content, headers=headers)
+            assert answer.status_code == 415, answer.text
+            message = answer.json()["error" if path == INFER else "detail"]
+            assert "is not supported: send the JSON uncompressed" in message
+    # Uncompressed, with the header saying so: as without it.
+    plain = {**JSON, "Content-Encoding": "identity"}
+    answer = client.post(path, content=bodies(model_dir)[path], headers=plain)
+    assert answer.status_code == 200
+
+
+def test_the_400_of_malformed_json_says_where_not_at_position_body(client: TestClient) -> None:
+    """Before: "malformed JSON: EOF while parsing a value at line 1 column 0 at position
+    body" (pydantic's error has no position; the handler added the field's name)."""
+    for text in ["", "{", '{"records": [}', "x" * 1000]:
+        answer = post_text(client, text)
+        assert answer.status_code == 400
+        detail = answer.json()["detail"]
+        assert detail.startswith("malformed JSON: ") and "position body" not in detail
+        assert "line 1 column" in detail
