@@ -55,3 +55,60 @@ def test_the_400_of_malformed_json_says_where_not_at_position_body(client: TestC
         detail = answer.json()["detail"]
         assert detail.startswith("malformed JSON: ") and "position body" not in detail
         assert "line 1 column" in detail
+
+
+def _texts(model_dir: Path) -> dict[str, bytes]:
+    """Bodies that are not JSON, or JSON no parser should choke on, for every route."""
+    deep = b"[" * 10_000 + b"]" * 10_000
+    return {
+        "deep list": deep,
+        "deep in a value": b'{"records": [{"a": ' + deep + b"}]}",
+        "deep object": b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        "a string": b'"records"',
+        "a list": b"[1, 2]",
+        "null": b"null",
+        "lone surrogate": b'{"records": [{"\\ud800": "\\udc00"}]}',
+        "invalid UTF-8": b'{"records": [{"a": "\xff\xfe"}]}',
+        "NUL bytes": b'{"records": [{"a\\u0000b": "\\u0000"}]}',
+        "UTF-8 BOM": b"\xef\xbb\xbf" + bodies(model_dir)["/predict"],
+        "UTF-16": bodies(model_dir)["/predict"].decode().encode("utf-16"),
+        "a huge integer": b'{"records": [{"a": ' + b"9" * 5000 + b"}]}",
+    }
+
+
+@pytest.mark.parametrize("path", ["/predict", INFER, "/feedback"])
+def test_bodies_no_parser_should_choke_on_are_a_4xx_naming_the_problem(
+    client: TestClient, model_dir: Path, path: str
+) -> None:
+    for name, text in _texts(model_dir).items():
+        answer = client.post(path, content=text, headers=JSON)
+        assert answer.status_code in (400, 422), (name, answer.status_code, answer.text[:200])
+        message = answer.json()["error" if path == INFER else "detail"]
+        assert message, name
+        assert len(answer.text) < 10_000, name  # nothing of a 10,000-level body comes back
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/predict", "POST"),
+        ("/feedback", "POST"),
+        (INFER, "POST"),
+        ("/health", "GET"),
+        ("/ready", "GET"),
+        ("/model", "GET"),
+        ("/metrics", "GET"),
+        ("/v2/models/model", "GET"),
+    ],
+)
+def test_other_methods_are_405_naming_the_allowed_one(
+    client: TestClient, path: str, allowed: str
+) -> None:
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+        if method == allowed:
+            continue
+        answer = client.request(method, path)
+        assert answer.status_code == 405, (method, answer.status_code)
+        assert allowed in answer.headers["allow"]
+        if method != "HEAD":  # a HEAD answer has no body
+            assert "Method Not Allowed" in answer.text
