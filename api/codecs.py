@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
+import orjson
 
 from api.records import Records
 
@@ -34,3 +35,13 @@ class InputError(ValueError):
     def __init__(self, message: str, reason: str = "wrong_type") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+NOT_FINITE = "NaN and Infinity are not JSON numbers"
+
+
+def not_finite(body: bytes, exc: orjson.JSONDecodeError) -> bool:
+    """Whether orjson refused `body` for a NaN, an Infinity or a number too large for a
+    double (1e400): worth saying so, rather than "unexpected character"."""
+    at = body.decode("utf-8", "replace")[exc.pos : exc.pos + 9]
+    return at.startswith(("NaN", "Infinity", "-Infinity")) or "infinity" in str(exc)

@@ -94,15 +94,28 @@ def _count(request: Request, why: str) -> None:
         request.app.state.telemetry.rejected(why)
 
 
+def unsupported_encoding(request: Request) -> str | None:
+    """Why a body that is not JSON may be compressed: a Content-Encoding the server doesn't
+    decode (none: a gzip bomb is never inflated). Asked only once the body failed to parse."""
+    coding = request.headers.get("content-encoding", "identity").strip().lower()
+    if coding in ("", "identity"):
+        return None
+    return f"Content-Encoding {coding[:40]!r} is not supported: send the JSON uncompressed"
+
+
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     _count(request, reason(errors[0]) if errors else "wrong_type")
     if errors and errors[0].get("type") == "json_invalid":
+        encoding = unsupported_encoding(request)
+        if encoding is not None:
+            return JSONResponse({"detail": encoding}, status_code=415)
         first = errors[0]
         ctx = first.get("ctx") or {}
-        if "error" in ctx:  # from FastAPI's own body parsing
-            detail = f"malformed JSON: {ctx['error']} at position {first['loc'][-1]}"
+        at = first["loc"][-1] if first["loc"] else None
+        if "error" in ctx and isinstance(at, int):  # from FastAPI's own body parsing
+            detail = f"malformed JSON: {ctx['error']} at position {at}"
         else:  # from pydantic's JSON parser: "Invalid JSON: … at line 1 column 13"
             detail = f"malformed JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
         return JSONResponse({"detail": detail}, status_code=400)

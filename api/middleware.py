@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.batcher import TICKET, Batcher, Ticket
 from api.errors import BodyTooLarge, Overloaded, overloaded_response
-from api.routes import FEEDBACK_PATH, is_inference, is_v2
+from api.routes import FEEDBACK_PATH, infer_route, is_inference, is_v2
 from api.telemetry.recorder import Telemetry
 
 
@@ -47,7 +47,7 @@ class Observe:
             # others). Unknown paths share one label, so scanners can't blow up the series.
             path = scope["path"]
             if path not in self.paths:
-                path = getattr(scope.get("route"), "path", "")
+                path = getattr(scope.get("route"), "path", "") or infer_route(path)
             label = path if path in self.paths else "unmatched"
             self.telemetry.http(label, scope["method"], status, time.perf_counter() - started)
 

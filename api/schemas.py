@@ -122,8 +122,8 @@ class FeedbackRequest(BaseModel):
 class Refused(BaseModel):
     index: int = Field(description="Position of the item in the request")
     reason: str = Field(
-        description="malformed_id, bad_signature, expired_id, duplicate, wrong_label_type "
-        "or unknown_class"
+        description="malformed_id, bad_signature, expired_id, wrong_model, duplicate, "
+        "wrong_label_type, unknown_class or out_of_range"
     )
     detail: str
 

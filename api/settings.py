@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Seconds a client gets to send a request's headers"
     )
     body_timeout: float = Field(10.0, gt=0, description="Seconds a client gets to send a body")
+    max_header_bytes: int = Field(
+        65536, ge=1024, description="Request line + headers; past it 414/431 and closed"
+    )
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)  # FEEDBACK_*
     capture: CaptureSettings = Field(default_factory=CaptureSettings)  # CAPTURE_*
 

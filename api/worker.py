@@ -11,6 +11,11 @@ Slow clients: uvicorn times out only idle keep-alive connections. Here a connect
 a request's headers within HEADER_TIMEOUT of connecting or of starting the request, and its
 body within BODY_TIMEOUT of the headers (checked once a second); otherwise it gets 408 and is
 closed, so idle or trickling sockets can't pile up.
+
+Big heads: httptools and uvicorn gather a request line and headers by concatenating the pieces
+as they arrive, without a limit, so a client streaming a never-ending URL or header held the
+event loop in quadratic copying (two such clients stalled /health for seconds) and grew the
+worker's memory. A head larger than MAX_HEADER_BYTES gets 414 (URL) or 431 and is closed.
 """
 
 from __future__ import annotations
@@ -41,6 +46,18 @@ TIMEOUT_RESPONSE = (
 )
 
 
+def _refusal(status: str, text: str) -> bytes:
+    body = f"{text} (MAX_HEADER_BYTES)\n".encode()
+    return (
+        f"HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode() + body
+
+
+URL_TOO_LONG = _refusal("414 URI Too Long", "request line too long")
+HEAD_TOO_LARGE = _refusal("431 Request Header Fields Too Large", "request headers too large")
+
+
 class TimedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with header and body read deadlines.
 
@@ -53,10 +70,31 @@ class TimedProtocol(HttpToolsProtocol):
 
     header_timeout = 10.0
     body_timeout = 10.0
+    max_header_bytes = 65536
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.headers_due = self.body_due = 0.0  # loop.time() deadlines
+        self.in_head = True  # the parser is reading a request line and headers
+        self.head_bytes = 0  # bytes received in chunks that were wholly head
+        self.events = 0  # heads and messages completed on this connection
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, then the head limit. Only chunks that are head from start to end
+        count (a chunk that also ends a body or a head is not counted): one read (at most
+        256 kB) of slack, never a body counted as head."""
+        events = self.events
+        super().data_received(data)
+        if self.in_head and events == self.events:
+            self.head_bytes += len(data)
+            if self.head_bytes > self.max_header_bytes and not self.transport.is_closing():
+                long_url = len(getattr(self, "url", b"")) > self.max_header_bytes
+                self.transport.write(URL_TOO_LONG if long_url else HEAD_TOO_LARGE)
+                self.transport.close()
+
+    def on_message_complete(self) -> None:
+        self.in_head, self.events = True, self.events + 1
+        super().on_message_complete()
 
     def too_slow(self, now: float) -> bool:
         """Cut the connection off if its deadline passed (408, then close); True if it did."""
@@ -77,6 +115,7 @@ class TimedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self.body_due = self.loop.time() + self.body_timeout
+        self.in_head, self.head_bytes, self.events = False, 0, self.events + 1
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
@@ -88,11 +127,17 @@ class TimedProtocol(HttpToolsProtocol):
         super().on_response_complete()
 
 
-def timed_protocol(header_timeout: float, body_timeout: float) -> type[TimedProtocol]:
+def timed_protocol(
+    header_timeout: float, body_timeout: float, max_header_bytes: int = 65536
+) -> type[TimedProtocol]:
     return type(
         "TimedProtocol",
         (TimedProtocol,),
-        {"header_timeout": header_timeout, "body_timeout": body_timeout},
+        {
+            "header_timeout": header_timeout,
+            "body_timeout": body_timeout,
+            "max_header_bytes": max_header_bytes,
+        },
     )
 
 
@@ -134,7 +179,11 @@ class Worker(UvicornWorker):
         self.settings = Settings()
         self.CONFIG_KWARGS = {
             **self.CONFIG_KWARGS,
-            "http": timed_protocol(self.settings.header_timeout, self.settings.body_timeout),
+            "http": timed_protocol(
+                self.settings.header_timeout,
+                self.settings.body_timeout,
+                self.settings.max_header_bytes,
+            ),
         }
         super().__init__(*args, **kwargs)
 

@@ -31,6 +31,9 @@ from api.telemetry.quality import Quality
 
 DAY = 86400.0
 CLOCK_SKEW = 300.0  # seconds an id may be "from the future" (replica clocks differ)
+# Farthest a regression label may be from the served value: beyond any real target, and far
+# enough from float overflow that no number of labels makes the error metric's sum infinite.
+MAX_ABS_ERROR = 1e150
 
 
 class Sink(Protocol):
@@ -136,6 +139,7 @@ class Ledger:
             raise IdError("expired_id", f"the prediction is older than {days:g} days")
         if age < -CLOCK_SKEW:
             raise IdError("malformed_id", "the id's time is in the future")
+        self._same_model(issued)
         label = self._label(item["label"], issued)
         key = issued.nonce + issued.served_ms.to_bytes(6, "big")
         if key in self.seen:
@@ -144,6 +148,15 @@ class Ledger:
         if len(self.seen) > self.remember:
             self.seen.popitem(last=False)
         return issued, label
+
+    def _same_model(self, issued: Issued) -> None:
+        """Any version of this model may have served it, not another model sharing the key:
+        its label would be scored (and captured) against a prediction this model never made."""
+        if (issued.label is not None) != bool(self.classes):
+            served = "a classifier" if issued.label is not None else "a regressor"
+            raise IdError("wrong_model", f"the id is from {served}, another model")
+        if issued.label is not None and issued.label not in self.known:
+            raise IdError("wrong_model", "the id's class is not one of this model's classes")
 
     def _label(self, label: Any, issued: Issued) -> Any:
         if issued.label is not None:  # classification: a class name
@@ -159,4 +172,7 @@ class Ledger:
             raise IdError("wrong_label_type", "the label must be a number (regression)")
         if not math.isfinite(label):
             raise IdError("wrong_label_type", "the label must be a finite number")
+        assert issued.value is not None
+        if not abs(float(label) - issued.value) <= MAX_ABS_ERROR:  # also catches overflow
+            raise IdError("out_of_range", f"the label is more than {MAX_ABS_ERROR:g} away")
         return float(label)

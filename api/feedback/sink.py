@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mlops_template.core import capture as layout
@@ -24,6 +25,10 @@ from api.records import Records
 
 log = logging.getLogger(__name__)
 ARROW = {"numeric": pa.float64(), "categorical": pa.string(), "boolean": pa.bool_()}
+# A captured category is cut to this many characters: the buffer holds CAPTURE_BUFFER_ROWS
+# rows, and a client sending 1 MB categories (the body limit allows them) made every row
+# 1 MB (100,000 rows: 100 GB). Longer than any category a model keeps a column for.
+MAX_CATEGORY_CHARS = 256
 UTC_MS = pa.timestamp("ms", tz="UTC")
 
 
@@ -96,7 +101,7 @@ class Columns:
             values = [v for c in chunks for v in _values(c[0], i)]
             if hashed:
                 values = [self._hash(v) for v in values]
-            arrays[name] = pa.array(values, kind)
+            arrays[name] = _short(pa.array(values, kind))
         return pa.table(arrays, metadata=self.metadata)
 
     def labels(self, rows: Sequence[dict[str, Any]]) -> pa.Table:
@@ -124,6 +129,15 @@ class Block:
 
     def floats(self, positions: Sequence[int]) -> np.ndarray:
         return self.matrix
+
+
+def _short(array: pa.Array) -> pa.Array:
+    """Strings cut to MAX_CATEGORY_CHARS (a copy only when one is longer)."""
+    if not pa.types.is_string(array.type) or not len(array):
+        return array
+    if (pc.max(pc.binary_length(array)).as_py() or 0) <= MAX_CATEGORY_CHARS:
+        return array
+    return pc.utf8_slice_codeunits(array, 0, MAX_CATEGORY_CHARS)
 
 
 def _values(part: Records | Block, position: int) -> list[Any]:

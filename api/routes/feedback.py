@@ -18,11 +18,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from api import deps
+from api.codecs import NOT_FINITE, not_finite
 from api.deps import ApiKey
+from api.errors import unsupported_encoding
 from api.feedback.ledger import Ledger
 from api.routes import FEEDBACK_PATH
 from api.schemas import Error, FeedbackResponse, ValidationErrors
 
+JSON = "application/json"
 ITEM = 'must be {"id": "<id from /predict>", "label": <class name or value>}'
 
 
@@ -31,7 +34,8 @@ def _items(body: bytes, max_items: int) -> list[Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        error = {"type": "json_invalid", "loc": ("body",), "msg": f"Invalid JSON: {exc}"}
+        why = f"{NOT_FINITE}: a label must be a finite number" if not_finite(body, exc) else exc
+        error = {"type": "json_invalid", "loc": ("body",), "msg": f"Invalid JSON: {why}"}
         raise RequestValidationError([error]) from None
     if not isinstance(data, dict) or set(data) != {"feedback"}:
         msg = 'the body must be {"feedback": [{"id": …, "label": …}, …]}'
@@ -90,16 +94,24 @@ def build(protected: bool) -> APIRouter:
     async def feedback(request: Request) -> Response:
         deps.model(request)  # 503 with the reason when no model is loaded
         ledger: Ledger = request.app.state.ledger
-        items = _items(await request.body(), request.app.state.settings.max_batch)
+        body = await request.body()
+        try:
+            items = _items(body, request.app.state.settings.max_batch)
+        except RequestValidationError as exc:
+            malformed = exc.errors()[0]["type"] == "json_invalid"
+            encoding = unsupported_encoding(request) if malformed else None
+            if encoding is not None:
+                return Response(orjson.dumps({"detail": encoding}), 415, media_type=JSON)
+            raise
         # Checking an id is a base64 decode and one keyed hash: 256 items take about 0.6 ms,
         # less than a thread hand-off would cost, so this runs on the event loop.
         outcome = ledger.label(items)
-        body = {
+        answer = {
             "accepted": outcome.accepted,
             "refused": [
                 {"index": r.index, "reason": r.reason, "detail": r.detail} for r in outcome.refused
             ],
         }
-        return Response(orjson.dumps(body), media_type="application/json")
+        return Response(orjson.dumps(answer), media_type=JSON)
 
     return router

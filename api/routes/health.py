@@ -1,4 +1,4 @@
-"""Liveness and readiness probes.
+"""Liveness and readiness probes (GET, and HEAD: the status without the body).
 
 /ready is 503 when no verified model is loaded, while the process drains after SIGTERM (a load
 balancer stops sending before the listener closes), and while the model thread has been on one
@@ -62,3 +62,9 @@ async def ready(request: Request, state: StateDep) -> JSONResponse:
         ready=True, model=loaded.card.name, version=loaded.card.version, backend=loaded.backend.name
     )
     return JSONResponse(body.model_dump())
+
+
+# HEAD is GET without the body (RFC 9110 asks every server for it): uptime checkers and some
+# load balancers probe with HEAD, and read a 405 as "down". Not in the OpenAPI document.
+router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/ready", ready, methods=["HEAD"], include_in_schema=False)

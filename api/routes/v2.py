@@ -18,12 +18,11 @@ from starlette.routing import BaseRoute
 
 from api import deps
 from api.deps import ApiKey
-from api.routes import V2_PREFIX
+from api.routes import V2_MODEL, V2_PREFIX, V2_VERSION
 from api.v2 import schemas, tensors
 from api.v2.endpoints import answer, infer, model_metadata, model_ready, not_ready
 
-MODEL = V2_PREFIX + "/models/{name}"
-VERSION = MODEL + "/versions/{version}"
+MODEL, VERSION = V2_MODEL, V2_VERSION
 
 
 TAGS: list[str | Enum] = ["open inference protocol (v2)"]

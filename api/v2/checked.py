@@ -14,7 +14,7 @@ from mlops_template.core.schema import Feature
 
 from api.codecs import InputError
 from api.records import JSON_TYPES
-from api.v2.tensors import ACCEPTED, DECLARED, INTEGER_TYPES
+from api.v2.tensors import ACCEPTED, DECLARED, INTEGER_RANGES, INTEGER_TYPES
 
 Rows = list[Sequence[Any]]
 NONE = type(None)
@@ -67,6 +67,17 @@ def check_tensor(tensor: Any, k: int) -> None:
         raise TensorError(f"{where}: shape must be a list of integers")
     if type(tensor["datatype"]) is not str or type(tensor["data"]) is not list:
         raise TensorError(f"{where}: datatype must be a string and data an array")
+
+
+def integers(where: str, datatype: str, data: Sequence[Any], types: set[type]) -> None:
+    """The numbers of an integer tensor: whole, and in its datatype's range (UINT8 -1 or
+    INT64 2**70 is not an INT tensor a client meant to send)."""
+    numbers = [v for v in data if v is not None] if NONE in types else data
+    low, high = INTEGER_RANGES[datatype]
+    if numbers and (min(numbers) < low or max(numbers) > high):
+        raise TensorError(f"{where}: a value is out of the range of {datatype} ({low} … {high})")
+    if float in types:
+        raise TensorError(f"{where}: datatype {datatype} holds a number that is not whole")
 
 
 class Checker:
@@ -154,8 +165,8 @@ class Checker:
         types = set(map(type, data))
         if not types <= allowed:
             raise self._bad_value(feature, data, allowed)
-        if float in types and datatype in INTEGER_TYPES:
-            raise TensorError(f"{where}: datatype {datatype} holds a number that is not whole")
+        if datatype in INTEGER_TYPES:
+            integers(where, datatype, data, types)
         return data
 
     def _matrix(self, tensor: dict[str, Any]) -> Rows:
@@ -184,8 +195,8 @@ class Checker:
             for feature, allowed, column in zip(self.features, self.allowed, zip(*rows)):
                 if not set(map(type, column)) <= allowed:
                     raise self._bad_value(feature, column, allowed)
-        if float in types and datatype in INTEGER_TYPES:
-            raise TensorError(f"{where}: datatype {datatype} holds a number that is not whole")
+        if datatype in INTEGER_TYPES:
+            integers(where, datatype, list(chain.from_iterable(rows)), types)
         return rows
 
     @staticmethod

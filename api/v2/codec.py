@@ -27,6 +27,7 @@ import orjson
 
 from mlops_template.core.card import ModelCard
 
+from api.codecs import NOT_FINITE, not_finite
 from api.records import Records
 from api.v2.checked import Checker, Rows, TensorError, listing, parameters, quote
 from api.v2.tensors import DECLARED, LABEL, PREDICTION_ID, PROBABILITIES, output_names
@@ -41,10 +42,9 @@ def loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        at = body.decode("utf-8", "replace")[exc.pos : exc.pos + 9]
-        if at.startswith(("NaN", "Infinity")) or "infinity" in str(exc):
+        if not_finite(body, exc):
             raise TensorError(
-                "NaN and Infinity are not JSON numbers: send finite numbers, and null for a "
+                f"{NOT_FINITE}: send finite numbers, and null for a "
                 "missing value (nullable features only)",
                 "not_finite",
             ) from None

@@ -23,7 +23,7 @@ from mlops_template.core.card import ModelCard
 
 from api import deps
 from api.codecs import InputError
-from api.errors import BodyTooLarge, OutputNotFinite
+from api.errors import BodyTooLarge, OutputNotFinite, unsupported_encoding
 from api.routes import health, is_v2
 from api.state import State
 from api.v2 import tensors
@@ -40,6 +40,17 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None) -
 
 def answer(content: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(content), status, media_type="application/json")
+
+
+def binary_header(declared: str, size: int) -> str:
+    """Why an Inference-Header-Content-Length that is not the body's length is refused: it
+    says how much of the body is JSON, and binary tensor data (Triton's extension) would
+    follow; anything but the whole body is not served."""
+    if not declared.isdigit() or len(declared) > 18:
+        return f"{BINARY_HEADER} must be the byte length of the JSON part"
+    if int(declared) > size:
+        return f"{BINARY_HEADER} ({int(declared)}) is larger than the body ({size} bytes)"
+    return BINARY
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -99,14 +110,19 @@ async def infer(request: Request, name: str, version: str | None) -> Response:
     except BodyTooLarge as exc:
         telemetry.rejected("body_too_large")
         return error(413, str(exc.detail))
+    declared = request.headers.get(BINARY_HEADER)
+    if declared is not None and declared != str(len(body)):
+        telemetry.rejected("malformed_json")
+        return error(400, binary_header(declared, len(body)))
     codec: V2Codec = app.state.v2_codec
     try:
         content = await app.state.batcher.submit(body, codec)
     except InputError as exc:
         telemetry.rejected(exc.reason)
-        # Binary tensor data (Triton's extension) follows the JSON: not JSON as a whole.
-        binary = exc.reason == "malformed_json" and BINARY_HEADER in request.headers
-        return error(400, BINARY if binary else str(exc))
+        encoding = unsupported_encoding(request) if exc.reason == "malformed_json" else None
+        if encoding is not None:
+            return error(415, encoding)
+        return error(400, str(exc))
     except OutputNotFinite as exc:
         telemetry.rejected("not_finite")
         return error(

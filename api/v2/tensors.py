@@ -25,9 +25,11 @@ LABEL, PROBABILITIES, VALUE = "label", "probabilities", "value"
 PREDICTION_ID = "prediction_id"
 
 DECLARED = {"numeric": "FP64", "categorical": "BYTES", "boolean": "BOOL"}
-INTEGER_TYPES = frozenset(
-    {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
-)
+INTEGER_RANGES = {  # the values each integer datatype holds
+    **{f"INT{bits}": (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) for bits in (8, 16, 32, 64)},
+    **{f"UINT{bits}": (0, (1 << bits) - 1) for bits in (8, 16, 32, 64)},
+}
+INTEGER_TYPES = frozenset(INTEGER_RANGES)
 ACCEPTED: dict[str, frozenset[str]] = {
     "numeric": frozenset({"FP16", "FP32", "FP64"}) | INTEGER_TYPES,
     "categorical": frozenset({"BYTES"}),

@@ -34,7 +34,9 @@ def test_invalid_records(
     assert value(scrape(client), "model_input_validation_errors_total", reason=reason) == 1
 
 
-@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize(
+    "token", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" + "0" * 400]
+)
 def test_nan_and_infinity_rejected_without_echo(
     client: TestClient, model_dir: Path, token: str
 ) -> None:

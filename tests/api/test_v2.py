@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from tests.support.api import ClientFn, TestClient, scrape, v2_tensors, value
+from tests.support.api import JSON, ClientFn, TestClient, scrape, v2_tensors, value
+from tests.support.api import record as valid_record
 
 from api.inference import probe_rows
 from api.state import read_card
@@ -209,14 +210,50 @@ def test_body_limit_is_413_in_the_protocols_shape(client_for: ClientFn, model_di
     assert announced.status_code == 413 and "MAX_BODY_BYTES" in announced.json()["error"]
     streamed = client.post(INFER, content=iter([body[:60], body[60:]]))
     assert streamed.status_code == 413 and "MAX_BODY_BYTES" in streamed.json()["error"]
+    versioned = client.post(INFER.replace("/infer", "/versions/v/infer"), content=body)
+    assert versioned.status_code == 413
     samples = scrape(client)
-    assert value(samples, "model_input_validation_errors_total", reason="body_too_large") == 2
+    assert value(samples, "model_input_validation_errors_total", reason="body_too_large") == 3
+    # Counted under the infer routes (the rejection ratio's denominator), not as "unmatched":
+    # the 413 comes before routing.
+    template = "/v2/models/{name}/infer"
+    assert value(samples, "http_requests_total", route=template, method="POST", status="413") == 2
+    versions = "/v2/models/{name}/versions/{version}/infer"
+    assert value(samples, "http_requests_total", route=versions, method="POST", status="413") == 1
+    assert (
+        value(samples, "http_requests_total", route="unmatched", method="POST", status="413") == 0
+    )
 
 
 def test_binary_tensor_data_is_refused_with_the_way_out(client: TestClient) -> None:
     header = {"Inference-Header-Content-Length": "20"}
     answer = client.post(INFER, content=b'{"inputs": []}' + b"\x00" * 16, headers=header)
     assert answer.status_code == 400 and "binary_data=False" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "words"),
+    [
+        ("99999999", "(99999999) is larger than the body"),
+        ("9" * 40, "must be the byte length of the JSON part"),
+        ("-5", "must be the byte length of the JSON part"),
+        ("abc", "must be the byte length of the JSON part"),
+        ("10", "binary_data=False"),  # binary data would follow the first 10 bytes
+        ("0", "binary_data=False"),
+    ],
+)
+def test_a_binary_header_that_is_not_the_bodys_length_is_refused(
+    client: TestClient, model_dir: Path, declared: str, words: str
+) -> None:
+    """Before: a valid JSON body was answered whatever the header claimed (larger than the
+    body, negative, not a number), as if the client had sent no binary data."""
+    body = json.dumps({"inputs": v2_tensors(model_dir, [valid_record(model_dir)])}).encode()
+    header = {"Inference-Header-Content-Length": declared, **JSON}
+    answer = client.post(INFER, content=body, headers=header)
+    assert answer.status_code == 400, answer.text
+    assert words in answer.json()["error"]
+    exact = {"Inference-Header-Content-Length": str(len(body)), **JSON}
+    assert client.post(INFER, content=body, headers=exact).status_code == 200
 
 
 def test_extreme_values_are_refused_like_predict(client: TestClient, model_dir: Path) -> None:
@@ -285,7 +322,10 @@ def test_infer_shares_the_queue_limits_and_answers_in_the_protocols_shape(
     assert shed.status_code == 503, shed.text
     assert shed.headers["retry-after"] == "1"
     assert "overloaded" in shed.json()["error"]
-    assert value(scrape(client), "model_requests_rejected_total", reason="queue_requests") == 1
+    samples = scrape(client)
+    assert value(samples, "model_requests_rejected_total", reason="queue_requests") == 1
+    route = "/v2/models/{name}/infer"  # shed before routing, still counted under its route
+    assert value(samples, "http_requests_total", route=route, method="POST", status="503") == 1
     client.app.state.lifecycle.drain()  # type: ignore[attr-defined]
     ready = client.get("/v2/health/ready")
     assert ready.status_code == 400 and "draining" in ready.json()["error"]

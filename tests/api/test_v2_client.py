@@ -170,6 +170,14 @@ def test_tritonclient_gets_the_4xx_and_its_reason(mixed_server: Server, mixed_di
     nan[0].set_data_from_numpy(np.array([np.nan, 1.0]), binary_data=False)
     not_json = error_of(lambda: client.infer("model", nan))
     assert not_json.status() == "400" and "NaN" in not_json.message()
+    for algorithm in ("gzip", "deflate"):  # tritonclient compresses on request: never inflated
+        compressed = error_of(
+            lambda: client.infer("model", inputs, request_compression_algorithm=algorithm)
+        )
+        assert compressed.status() == "415" and "uncompressed" in compressed.message()
+    for name, version in (("..", None), ("model", ".."), ("m" * 5000, None)):
+        named = error_of(lambda: client.infer(name, inputs, model_version=version or ""))
+        assert named.status() == "404" and len(named.message()) < 200
 
 
 def test_tritonclient_writes_none_as_a_string(mixed_server: Server, mixed_dir: Path) -> None:

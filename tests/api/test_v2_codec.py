@@ -121,6 +121,12 @@ MARKER = "a-value-to-not-echo"
         ({"shape": [9], "data": [1.0] * 9}, ["9 rows", "1 to 8", "MAX_BATCH"], "batch_size"),
         ({"shape": [True]}, ["shape must be a list of integers"], None),
         ({"datatype": "INT64", "data": [1.5]}, ["INT64", "not whole"], None),
+        # Integers out of their datatype's range (were accepted, or called "not whole").
+        ({"datatype": "INT64", "data": [2**63]}, ["out of the range of INT64"], None),
+        ({"datatype": "INT64", "data": [2**70]}, ["out of the range of INT64"], None),
+        ({"datatype": "INT8", "data": [-129]}, ["out of the range of INT8 (-128 … 127)"], None),
+        ({"datatype": "UINT8", "data": [-1]}, ["out of the range of UINT8 (0 … 255)"], None),
+        ({"datatype": "UINT64", "data": [2**64]}, ["out of the range of UINT64"], None),
         ({"parameters": {"binary_data_size": 8}}, ["binary tensor data"], "malformed_json"),
         ({"parameters": {"a": [1]}}, ["parameters must be an object of strings"], None),
         ({"extra": 1}, ["input 'size' has unknown keys 'extra'"], "unknown_field"),
@@ -136,6 +142,19 @@ def test_bad_tensors_are_named(
         assert word in str(bad)
     assert MARKER not in str(bad)
     assert bad.reason == (reason or "wrong_type")
+
+
+def test_integers_at_their_datatypes_limits_are_taken(mixed_dir: Path, model_dir: Path) -> None:
+    inputs = tensors(mixed_dir, [{"size": 1.0, "color": "red", "flag": True}] * 3)
+    for datatype, data in (("UINT8", [0, 255, None]), ("INT64", [-(2**63), 2**63 - 1, 0])):
+        inputs[0] = {**inputs[0], "datatype": datatype, "data": data}
+        records, _ = codec(mixed_dir).read(body(inputs))
+        assert [r[0] for r in records.rows] == data
+    width = len(read_card(model_dir).features)
+    matrix = {"name": "x", "shape": [1, width], "datatype": "UINT16", "data": [65535] * width}
+    assert len(codec(model_dir).read(body([matrix]))[0]) == 1
+    bad = error(codec(model_dir), body([{**matrix, "data": [65536] * width}]))
+    assert "input 'x': a value is out of the range of UINT16 (0 … 65535)" in str(bad)
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from api.feedback.settings import CaptureSettings
-from api.feedback.sink import Sink
+from api.feedback.sink import MAX_CATEGORY_CHARS, Sink
 from mlops_template.core import capture
 from tests.feedback.conftest import KEY
-from tests.support.api import ClientFn, TestClient, record, scrape, value
+from tests.support.api import ClientFn, TestClient, record, scrape, value, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +52,29 @@ def test_every_feature_kind_keeps_its_type_and_missing_values(
     assert frame["color"][[0, 2]].tolist() == ["red", "violet"] and pd.isna(frame["color"][1])
     assert frame["flag"].tolist() == [True, False, True]
     assert str(frame[capture.SERVED_AT].dtype) == "datetime64[ms, UTC]"
+
+
+@pytest.mark.parametrize("repeat", [1, 20], ids=["rows", "block"])
+def test_a_huge_category_is_captured_cut_so_the_buffer_stays_small(
+    client_for: ClientFn, mixed_dir: Path, tmp_path: Path, repeat: int
+) -> None:
+    """Before: a 1 MB category (within the body limit) was buffered whole, so with the sink
+    slow or files rolling every minute, CAPTURE_BUFFER_ROWS rows could hold 100 GB."""
+    url = str(tmp_path / "cap")
+    settings = CaptureSettings(enabled=True, url=url, file_seconds=600)
+    client = client_for(mixed_dir, capture=settings)
+    long = "é" + "x" * (1_000_000 // repeat)
+    for i in range(8):
+        serve(client, [{"size": 1.0, "color": f"{i}{long}", "flag": True}] * repeat)
+    stream = client.app.state.capture.streams[capture.PREDICTIONS]
+    wait_for(lambda: sum(t.num_rows for t in stream.tables) == 8 * repeat)
+    buffered = sum(t.nbytes for t in stream.tables)
+    assert buffered < 8 * repeat * (MAX_CATEGORY_CHARS * 2 + 200), buffered
+    client.__exit__(None, None, None)
+    colors = capture.read(url, capture.PREDICTIONS)["color"]
+    assert len(colors) == 8 * repeat
+    assert {len(c) for c in colors} == {MAX_CATEGORY_CHARS}
+    assert sorted({c[:3] for c in colors}) == [f"{i}éx" for i in range(8)]
 
 
 def test_sampling_keeps_about_the_share_asked_for(

@@ -3,8 +3,8 @@
 * The sink is an S3 bucket on moto's S3 server (a real HTTP server on 127.0.0.1 standing in
   for a cloud bucket; s3fs and botocore are the real clients): killed mid-traffic, every
   prediction still answers 200 and the rows that no longer fit are counted as dropped.
-* SIGTERM mid-traffic: every row of every answered prediction is on disk once the server
-  exited, from both workers.
+* SIGTERM mid-traffic: every row of every answered prediction, and every accepted label, is
+  on disk once the server exited, from both workers.
 """
 
 from __future__ import annotations
@@ -156,10 +156,32 @@ def test_sigterm_mid_traffic_loses_no_answered_row(
                 with lock:
                     answered.extend(p["id"] for p in body["predictions"])
 
+    labelled: list[str] = []
+
+    def labeller() -> None:  # labels for answered rows, 20 a request, until the listener closes
+        sent = 0
+        while not stop.is_set():
+            with lock:
+                batch = answered[sent : sent + 20]
+            if len(batch) < 20:
+                time.sleep(0.01)
+                continue
+            sent += 20
+            items = [{"id": i, "label": "benign"} for i in batch]
+            try:
+                status, body = http_json(f"{api.url}/feedback", {"feedback": items}, timeout=10)
+            except OSError:
+                return
+            if status == 200:
+                assert body["accepted"] == 20, body
+                with lock:
+                    labelled.extend(batch)
+
     threads = [threading.Thread(target=client) for _ in range(4)]
+    threads.append(threading.Thread(target=labeller))
     for thread in threads:
         thread.start()
-    wait_until(lambda: len(answered) >= 2000, 60, "traffic")
+    wait_until(lambda: len(answered) >= 2000 and len(labelled) >= 200, 60, "traffic")
     api.process.send_signal(signal.SIGTERM)  # to the master, as `docker stop` / Kubernetes do
     assert api.process.wait(60) == 0
     stop.set()
@@ -169,6 +191,9 @@ def test_sigterm_mid_traffic_loses_no_answered_row(
     assert set(answered) <= set(written[capture.ID])
     assert len(written) >= len(answered) >= 2000
     assert written[capture.ID].is_unique
+    # Every accepted label too (each label's worker flushed its own labels file).
+    labels = capture.read(str(folder), capture.LABELS)
+    assert set(labelled) <= set(labels[capture.ID])
     # Each worker flushed its own buffer into its own files (pid in the name).
     writers = {Path(p).name.split("-")[-2] for p in folder.glob("predictions/*/*.parquet")}
     sys.stderr.write(f"{len(answered)} rows answered, {len(written)} on disk from {writers}\n")
