@@ -29,6 +29,8 @@ ISO = re.compile(
 )
 OTHER_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?:[T ]\d{1,2}:\d{2}.*)?$")
 PARTS = ("year", "month", "dayofweek", "hour")
+NUMBER_SHARE = 0.9  # share of a text column's distinct values that are numbers: a number column
+MANY_NUMBERS = 50  # distinct numbers past which a text column can't be meant as categories
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -82,6 +84,26 @@ def refuse_other_dates(frame: pd.DataFrame) -> None:
                 f"way (e.g. {sample[0]!r}); write them as ISO 8601 (2024-03-01 or "
                 "2024-03-01T12:30:00) to use their parts, or drop the column"
             )
+
+
+def refuse_mixed_numbers(frame: pd.DataFrame, where: str) -> None:
+    """StageError for a text column whose distinct values are numbers but for a few ('n/a',
+    '-', '1,234', '12%'): read as text, each number would become a category of its own."""
+    for name in frame.columns:
+        column = frame[name]
+        if not _is_text(column) or date_like(column):
+            continue
+        values = pd.Series(pd.unique(column.dropna().astype(str).str.strip()), dtype=object)
+        numbers = pd.to_numeric(values, errors="coerce").notna()
+        count = int(numbers.sum())
+        if count == len(values) or count <= MANY_NUMBERS or count < NUMBER_SHARE * len(values):
+            continue
+        others = ", ".join(repr(v) for v in values[~numbers].iloc[:4])
+        raise StageError(
+            f"{where}: column '{name}' holds numbers but {len(values) - count:,} of its "
+            f"{len(values):,} distinct values are not ({others}); write them as plain numbers "
+            "(1234.5, not '1,234.5' or '12%') and leave missing cells empty"
+        )
 
 
 def parse_dates(column: pd.Series, name: str) -> pd.Series:

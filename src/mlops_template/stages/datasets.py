@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,8 @@ import pandas as pd
 
 from mlops_template.core import io as fileio
 from mlops_template.core.errors import StageError
+
+log = logging.getLogger(__name__)
 
 
 def _snake(name: str) -> str:
@@ -40,17 +43,66 @@ BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
 }
 
 
-def unique_names(source: str, names: list[str]) -> None:
+def unique_names(source: str, names: list[str], note: str = "") -> None:
     """StageError naming a column that appears more than once (pandas would silently rename
     the second to "name.1", a feature no client sends)."""
     seen: set[str] = set()
     for name in names:
         if name in seen:
             raise StageError(
-                f"{source}: column '{name}' appears {names.count(name)} times in the header; "
+                f"{source}: column '{name}' appears {names.count(name)} times in the header"
+                f"{note}; "
                 "rename all but one"
             )
         seen.add(name)
+
+
+def tidy_names(source: str, frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """`frame` with the header's `names` (one per column, as written) stripped of surrounding
+    spaces. A column with no name (empty or blank) is dropped if it holds no value either (a
+    separator at the end of every line: `a,b,`) and refused otherwise; a name written twice,
+    spaces aside, is refused."""
+    keep, clean = [], []
+    for at, name in enumerate(names):
+        if name.strip():
+            keep.append(at)
+            clean.append(name.strip())
+            continue
+        if frame.iloc[:, at].notna().any():
+            after = f" (after '{clean[-1]}')" if clean else ""
+            raise StageError(
+                f"{source}: column {at + 1}{after} has no name in the header; name it, or "
+                "delete the column"
+            )
+        log.info(
+            f"load: column {at + 1} has neither a name nor a value (a separator at the end "
+            "of each line?): left out"
+        )
+    unique_names(source, clean, " (surrounding spaces aside)" if clean != names else "")
+    spaced = [n for n in names if n.strip() and n != n.strip()]
+    if spaced:
+        shown = ", ".join(repr(n) for n in spaced[:5])
+        log.info(f"load: column name(s) {shown} used without their surrounding spaces")
+    if len(keep) < len(names):
+        frame = frame.iloc[:, keep]
+    frame.columns = clean
+    return frame
+
+
+def parquet_names(source: str, path: Path) -> list[str]:
+    """The Parquet file's column names (no stored pandas index); StageError naming a list,
+    struct or map column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stored = pq.read_schema(path)
+    for field in stored:
+        if pa.types.is_nested(field.type):
+            raise StageError(
+                f"{source}: column '{field.name}' holds nested values ({field.type}), which "
+                "can't be a feature; flatten it into plain columns or drop it"
+            )
+    return [n for n in stored.names if not n.startswith("__index_level_")]
 
 
 def read(source: str, sep: str = ",") -> pd.DataFrame:
@@ -64,17 +116,26 @@ def read(source: str, sep: str = ",") -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            header = pd.read_csv(path, sep=sep, nrows=1, header=None)  # the names as written
-            unique_names(source, [str(name) for name in header.iloc[0]] if len(header) else [])
-            return pd.read_csv(path, sep=sep)
+            # the names as written: empty ones stay empty (pandas would say "Unnamed: 3")
+            header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str, na_filter=False)
+            names = [str(name) for name in header.iloc[0]] if len(header) else []
+            frame = pd.read_csv(path, sep=sep)
+            if len(names) != frame.shape[1]:
+                return frame  # a ragged file; load's checks name what they find
+            return tidy_names(source, frame, names)
         if suffix in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            unique_names(source, list(pq.read_schema(path).names))
-            return fileio.read_parquet(path)
+            names = parquet_names(source, path)
+            return tidy_names(source, fileio.read_parquet(path), names)
+    except StageError:
+        raise
     except pd.errors.EmptyDataError as exc:
         raise StageError(f"{source}: file is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        raise StageError(
+            f"{source}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} is not UTF-8 "
+            "there: Latin-1 or Windows-1252?); save the file as UTF-8"
+        ) from exc
+    except (pd.errors.ParserError, OSError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StageError(f"{source}: can't be parsed as {suffix[1:]}: {reason}") from exc
     raise StageError(f"{source}: unsupported file type '{suffix}' (use .csv or .parquet)")
