@@ -1,0 +1,211 @@
+"""A user's own table, the quirks real files have: each one reads correctly or is refused with
+one line naming the file, the column and the reason (docs/pipeline.md, "Your own data")."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from mlops_template.core import schema
+from mlops_template.core.config import DataParams
+from mlops_template.core.errors import StageError
+from mlops_template.stages import cells, datasets, load, preprocess
+from tests.support.repo import default_params
+
+ROWS = "1.5,red,yes\n2.5,blue,no\n"
+
+
+def csv(tmp_path: Path, data: bytes) -> str:
+    path = tmp_path / "table.csv"
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_a_bom_crlf_and_quoted_separators_and_newlines_read_as_written(tmp_path: Path) -> None:
+    data = '\ufeffx,colour,label\r\n1.5,"re,d ""x""",yes\r\n2.5,"bl\r\nue",no\r\n'
+    frame = datasets.read(csv(tmp_path, data.encode()))
+    assert list(frame.columns) == ["x", "colour", "label"]
+    assert frame["colour"].tolist() == ['re,d "x"', "bl\r\nue"]
+    assert frame["x"].tolist() == [1.5, 2.5]
+
+
+def test_a_separator_ending_every_line_adds_no_column(tmp_path: Path) -> None:
+    data = "x,colour,label,\n" + ROWS.replace("\n", ",\n")
+    frame = datasets.read(csv(tmp_path, data.encode()))
+    assert list(frame.columns) == ["x", "colour", "label"]
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_a_column_with_values_but_no_name_is_refused(tmp_path: Path, name: str) -> None:
+    data = f"x,{name},label\n" + ROWS
+    with pytest.raises(StageError, match=r"column 2 \(after 'x'\) has no name in the header"):
+        datasets.read(csv(tmp_path, data.encode()))
+
+
+def test_names_lose_surrounding_spaces_and_then_must_differ(tmp_path: Path) -> None:
+    frame = datasets.read(csv(tmp_path, (" x , colour, label \n" + ROWS).encode()))
+    assert list(frame.columns) == ["x", "colour", "label"]
+    with pytest.raises(StageError, match=r"'x' appears 2 times .*\(surrounding spaces aside\)"):
+        datasets.read(csv(tmp_path, ("x, x,label\n" + ROWS).encode()))
+
+
+def test_names_pandas_reads_as_missing_stay_names(tmp_path: Path) -> None:
+    frame = datasets.read(csv(tmp_path, ("x,NA,label\n" + ROWS).encode()))
+    assert list(frame.columns) == ["x", "NA", "label"]
+
+
+def test_latin1_is_named_with_its_fix(tmp_path: Path) -> None:
+    data = "x,colour,label\n1,vért,yes\n2,blé,no\n".encode("latin-1")
+    with pytest.raises(StageError, match=r"table.csv: not UTF-8 text \(byte 0xe9.*save the file"):
+        datasets.read(csv(tmp_path, data))
+
+
+def test_a_header_only_file_has_no_rows(tmp_path: Path) -> None:
+    frame = datasets.read(csv(tmp_path, b"x,colour,label\n"))
+    with pytest.raises(StageError, match="no rows"):
+        load.validate(frame, DataParams(source="t.csv", target="label"))
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [(pa.array([[1, 2], [3]]), "list<"), (pa.array([{"a": 1}, {"a": 2}]), "struct<")],
+)
+def test_nested_parquet_columns_are_refused_by_name(
+    tmp_path: Path, column: pa.Array, kind: str
+) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"x": [1.0, 2.0], "tags": column, "label": ["a", "b"]}), path)
+    with pytest.raises(StageError, match=f"column 'tags' holds nested values \\({kind}"):
+        datasets.read(str(path))
+
+
+def test_dictionary_encoded_parquet_reads_as_categories(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    colour = pa.array(["red", "blue", "red"]).dictionary_encode()
+    pq.write_table(pa.table({" x ": [1.0, 2.0, 3.0], "colour": colour}), path)
+    frame = datasets.read(str(path))
+    assert list(frame.columns) == ["x", "colour"]
+    assert schema.infer(frame)[1].categories == ("blue", "red")
+
+
+def labelled(n: int = 200, **columns: object) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n)
+    return pd.DataFrame({"x": x, "label": np.where(x > 0, "yes", "no"), **columns})
+
+
+def validate(frame: pd.DataFrame, task: str | None = None) -> pd.DataFrame:
+    return load.validate(frame, DataParams(source="t.csv", target="label", task=task))
+
+
+def test_classes_written_in_two_cases_are_refused_and_spaces_are_not() -> None:
+    frame = labelled()
+    frame.loc[::7, "label"] = frame["label"].str.capitalize()
+    with pytest.raises(
+        StageError, match=r"column 'label' has classes '\w+' and '\w+', which differ only"
+    ):
+        validate(frame)
+    spaced = labelled()
+    spaced.loc[::7, "label"] = spaced["label"] + " "
+    validate(spaced)
+    assert sorted(cells.strip_labels(spaced["label"]).unique()) == ["no", "yes"]
+
+
+@pytest.mark.parametrize(
+    ("change", "column", "task"),
+    [
+        (lambda f: f.assign(label=f["x"].where(f.index % 9 > 0, 1e300)), "label", "regression"),
+        (lambda f: f.assign(z=f["x"].where(f.index % 9 > 0, -1e200)), "z", None),
+    ],
+)
+def test_numbers_whose_squares_overflow_are_refused_by_column(
+    change: Callable[[pd.DataFrame], pd.DataFrame], column: str, task: str | None
+) -> None:
+    with pytest.raises(StageError, match=f"column '{column}' has 23 value.* as large as"):
+        validate(change(labelled()), task)
+
+
+def test_a_number_column_with_a_few_words_is_refused_naming_them() -> None:
+    frame = labelled()
+    mixed = frame["x"].round(3).astype(str)
+    mixed[::20] = ["n/a", "-", "1,234", "12%", "?"] * 2
+    with pytest.raises(
+        StageError, match=r"column 'm' holds numbers but .* \('n/a', '-', '1,234', '12%'"
+    ):
+        validate(frame.assign(m=mixed))
+    # codes: a few numbers among words are categories, and so are numbers written as text
+    codes = np.where(frame.index % 2 == 0, "A1", frame.index.astype(str).str[-1])
+    validate(frame.assign(code=codes, text=frame["x"].round(3).astype(str)))
+
+
+def test_infinities_in_a_feature_become_missing_values() -> None:
+    frame = labelled().assign(x=np.r_[np.inf, -np.inf, np.arange(198.0)])
+    assert cells.infinities_to_missing(frame, "label") == {"x": 2}
+    assert frame["x"].isna().tolist()[:3] == [True, True, False]
+
+
+def test_a_column_that_gives_the_label_away_is_found() -> None:
+    frame = labelled()
+    rng = np.random.default_rng(1)
+    frame["copy"] = frame["label"].map({"yes": "Y", "no": "N"})
+    frame["kind"] = rng.choice(["a", "b", "c"], len(frame))
+    frame["account"] = np.arange(len(frame))  # an ID: one row per value says nothing
+    names = ["x", "copy", "kind", "account"]
+    rows = np.arange(150)
+    assert cells.leaks(frame, names, "label", rows, "classification") == ["copy"]
+    numbers = frame.assign(label=frame["x"] * 3 + 1, twice=frame["x"] * 2, noise=rng.random(200))
+    found = cells.leaks(numbers, ["twice", "noise"], "label", rows, "regression")
+    assert found == ["twice"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "task", "words"),
+    [
+        (["a", "b"], "classification", "text or true/false labels"),
+        ([1, 2, 3, 2], "classification", "3 distinct whole-number labels"),
+        (list(np.linspace(0, 1, 50)), "regression", "50 distinct numeric labels"),
+    ],
+)
+def test_the_inferred_task_comes_with_its_reason(
+    labels: list[object], task: str, words: str
+) -> None:
+    series = pd.Series(labels)
+    assert schema.infer_task(series) == task
+    assert words in schema.task_reason(series, task)
+
+
+def test_preprocess_logs_the_task_infinities_and_a_leak(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """load + preprocess on a Parquet file whose names have spaces (so load can't copy it as
+    it is), with infinities in a feature and a copy of the label."""
+    frame = labelled(300).assign(grade=lambda f: f["label"].map({"yes": "A", "no": "B"}))
+    frame["x"] = frame["x"].where(frame.index % 25 > 0, np.inf)
+    frame = frame.rename(columns={"x": " x "})
+    frame.to_parquet(tmp_path / "table.parquet")
+    params = default_params()
+    params["data"].update(source=str(tmp_path / "table.parquet"), target="label")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    caplog.set_level(logging.INFO)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        load.main()
+        preprocess.main()
+    assert pq.read_schema(tmp_path / "data/raw/dataset.parquet").names[:2] == ["x", "label"]
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "task classification (inferred from text or true/false labels)" in text
+    assert "column 'x': 12 infinite value(s) taken as missing" in text
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "column 'grade' gives the label 'label' away" in warning
+    doc = json.loads((tmp_path / "data/processed/schema.json").read_text())
+    x = doc["features"][0]
+    assert x["name"] == "x" and x["nullable"] and np.isfinite(x["maximum"])
