@@ -68,3 +68,30 @@ def test_a_quirky_csv_trains_and_its_model_answers_by_the_same_names(tmp_path: P
         wrong = client.post("/predict", json={"records": [{**record, "records": "many"}]})
         assert wrong.status_code == 422
         assert "records[0].records" in wrong.text
+
+
+@pytest.mark.slow
+def test_a_column_missing_from_the_training_split_leaves_a_servable_model(tmp_path: Path) -> None:
+    """It used to be a feature the imputer dropped: the pipeline ran green and the server
+    answered 503 (the model failed its probe rows)."""
+    rng = np.random.default_rng(8)
+    n = 300
+    x = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "day": pd.date_range("2024-01-01", periods=n).astype(str),
+            "x": x,
+            "late": np.where(np.arange(n) > 250, rng.normal(size=n), np.nan),
+            "label": np.where(x > 0, "yes", "no"),
+        }
+    )
+    frame.to_csv(tmp_path / "mine.csv", index=False)
+    params = default_params()
+    params["data"].update(source=str(tmp_path / "mine.csv"), target="label")
+    params["preprocess"].update(split="time", split_column="day")
+    model_dir = run_stages(tmp_path / "run", params)
+    record = {"day_year": 2024.0, "day_month": 9.0, "day_dayofweek": 1.0, "x": 2.0, "late": 0.5}
+    with TestClient(create_app(Settings(model_dir=model_dir))) as client:
+        answer = client.post("/predict", json={"records": [record]})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"][0]["prediction"] == "yes"

@@ -209,3 +209,28 @@ def test_preprocess_logs_the_task_infinities_and_a_leak(
     doc = json.loads((tmp_path / "data/processed/schema.json").read_text())
     x = doc["features"][0]
     assert x["name"] == "x" and x["nullable"] and np.isfinite(x["maximum"])
+
+
+def test_whole_number_labels_read_as_floats_are_classes_without_a_dot() -> None:
+    labels = pd.Series([0.0, 1.0, 1.0, 0.0])  # pandas reads 0/1 with a missing label so
+    assert cells.strip_labels(labels).tolist() == ["0", "1", "1", "0"]
+    assert cells.strip_labels(pd.Series([0.5, 1.0])).tolist() == ["0.5", "1.0"]
+
+
+def test_a_column_with_no_training_value_is_not_a_feature(tmp_path: Path) -> None:
+    """A time split puts the rows of a column recorded only lately outside training: the
+    imputer would drop it from the pipeline, which then no longer matches the card."""
+    frame = labelled(300).assign(day=pd.date_range("2024-01-01", periods=300).astype(str))
+    frame["late"] = frame["x"].where(frame.index > 250)
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    params = default_params()
+    params["data"].update(source=str(tmp_path / "table.csv"), target="label")
+    params["preprocess"].update(split="time", split_column="day")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        load.main()
+        preprocess.main()
+    doc = json.loads((tmp_path / "data/processed/schema.json").read_text())
+    assert "late" not in [f["name"] for f in doc["features"]]
+    assert doc["ignored"] == ["late"]

@@ -2,8 +2,9 @@
 
 * Infinite numbers in a feature (a ratio divided by zero) become missing values, imputed like
   any other: the scaling and the models can't use them, and serving refuses them anyway.
-* Class labels lose their surrounding spaces ('yes ' is 'yes'); the load stage has refused
-  classes that differ in case.
+* Class labels lose their surrounding spaces ('yes ' is 'yes') and whole numbers their '.0';
+  the load stage has refused classes that differ in case.
+* A feature with no value in the training split is left out of the features.
 * A feature that gives the label away — equal to it, or a value of it that always comes with
   the same class (or, for regression, a correlation of ±1) — is logged as a probable leak: the
   model will look perfect in testing and fail in production, where the column isn't known yet.
@@ -36,8 +37,19 @@ def infinities_to_missing(frame: pd.DataFrame, target: str) -> dict[str, int]:
 
 
 def strip_labels(labels: pd.Series) -> pd.Series:
-    """Class labels as text without surrounding spaces."""
+    """Class labels as text without surrounding spaces; whole numbers without a '.0' (a
+    missing label makes pandas read 0/1 as 0.0/1.0, and clients send 0 and 1)."""
+    if pd.api.types.is_float_dtype(labels):
+        values = labels.to_numpy(dtype=float)
+        if np.all(np.isfinite(values)) and np.all(np.mod(values, 1) == 0):
+            labels = labels.astype("int64")
     return labels.astype(str).str.strip()
+
+
+def empty_in(frame: pd.DataFrame, names: list[str], rows: np.ndarray) -> list[str]:
+    """The columns of `names` with no value in the rows `rows` (the training split): nothing
+    to learn from, and the imputer would drop them from the fitted pipeline."""
+    return [name for name in names if not frame[name].iloc[rows].notna().any()]
 
 
 def leaks(

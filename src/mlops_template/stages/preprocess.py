@@ -55,6 +55,10 @@ def main() -> None:
         splits.check_classes(parts, frame[data.target])
     dates = columns.date_parts(frame, columns.date_columns(frame, exclude=(data.target,)))
     names, ignored = feature_columns(frame, data.target, p)
+    unseen = cells.empty_in(frame, names, parts.train)
+    if unseen:
+        names = [n for n in names if n not in unseen]
+        ignored += unseen
     if ignored:
         frame = frame[[*names, data.target]]
     for path, rows in (
@@ -74,7 +78,13 @@ def main() -> None:
         "ignored": ignored,
     }
     io.write_json(paths.SCHEMA, doc)
-    log_summary(done, parts, f"{task} ({chosen})", p, ignored, dates)
+    log_summary(
+        done, parts, f"{task} ({chosen})", p, [c for c in ignored if c not in unseen], dates
+    )
+    for name in unseen:
+        log.warning(
+            f"preprocess: column '{name}' has no value in the training split: not a feature"
+        )
     for name, count in infinite.items():
         log.info(f"preprocess: column '{name}': {count:,} infinite value(s) taken as missing")
     for name in cells.leaks(frame, names, data.target, parts.train, task):
