@@ -234,3 +234,13 @@ def test_a_column_with_no_training_value_is_not_a_feature(tmp_path: Path) -> Non
     doc = json.loads((tmp_path / "data/processed/schema.json").read_text())
     assert "late" not in [f["name"] for f in doc["features"]]
     assert doc["ignored"] == ["late"]
+
+
+def test_numbers_with_a_decimal_comma_are_refused(tmp_path: Path) -> None:
+    """`data.sep: ";"` files often write 0,25: read as text, each number was distinct, so the
+    column was taken for an ID and left out (the run then learned nothing, or less)."""
+    frame = labelled(120)
+    frame.to_csv(tmp_path / "t.csv", sep=";", decimal=",", index=False)
+    read = datasets.read(str(tmp_path / "t.csv"), sep=";")
+    with pytest.raises(StageError, match=r"column 'x' holds numbers with a decimal comma \(e.g. '"):
+        load.validate(read, DataParams(source="t.csv", target="label", sep=";"))

@@ -31,6 +31,7 @@ OTHER_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?:[T ]\d{1,2}:\d{2}.*
 PARTS = ("year", "month", "dayofweek", "hour")
 NUMBER_SHARE = 0.9  # share of a text column's distinct values that are numbers: a number column
 MANY_NUMBERS = 50  # distinct numbers past which a text column can't be meant as categories
+DECIMAL_COMMA = r"[-+]?\d*,\d+"  # 0,25: a number as some locales write it
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -88,19 +89,28 @@ def refuse_other_dates(frame: pd.DataFrame) -> None:
 
 def refuse_mixed_numbers(frame: pd.DataFrame, where: str) -> None:
     """StageError for a text column whose distinct values are numbers but for a few ('n/a',
-    '-', '1,234', '12%'): read as text, each number would become a category of its own."""
+    '-', '1,234', '12%'), or numbers with a decimal comma ('0,25'): read as text, each number
+    would become a category of its own, or the column an ID."""
     for name in frame.columns:
         column = frame[name]
         if not _is_text(column) or date_like(column):
             continue
         values = pd.Series(pd.unique(column.dropna().astype(str).str.strip()), dtype=object)
         numbers = pd.to_numeric(values, errors="coerce").notna()
-        count = int(numbers.sum())
-        if count == len(values) or count <= MANY_NUMBERS or count < NUMBER_SHARE * len(values):
+        comma = ~numbers & values.str.fullmatch(DECIMAL_COMMA)
+        count = int(numbers.sum() + comma.sum())
+        if count == numbers.sum() == len(values):
+            continue  # numbers written as text (codes, zip codes): categories
+        if count <= MANY_NUMBERS or count < NUMBER_SHARE * len(values):
             continue
+        if 2 * int(comma.sum()) > len(values):
+            raise StageError(
+                f"{where}: column '{name}' holds numbers with a decimal comma (e.g. "
+                f"{values[comma].iloc[0]!r}); write them with a decimal point (0.25)"
+            )
         others = ", ".join(repr(v) for v in values[~numbers].iloc[:4])
         raise StageError(
-            f"{where}: column '{name}' holds numbers but {len(values) - count:,} of its "
+            f"{where}: column '{name}' holds numbers but {int((~numbers).sum()):,} of its "
             f"{len(values):,} distinct values are not ({others}); write them as plain numbers "
             "(1234.5, not '1,234.5' or '12%') and leave missing cells empty"
         )
