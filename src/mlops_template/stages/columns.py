@@ -87,6 +87,14 @@ def refuse_other_dates(frame: pd.DataFrame) -> None:
             )
 
 
+def _numeric_share(values: pd.Series) -> float:
+    """Share of `values` (text) that read as numbers, with a decimal point or comma."""
+    if not len(values):
+        return 0.0
+    numbers = pd.to_numeric(values, errors="coerce").notna() | values.str.fullmatch(DECIMAL_COMMA)
+    return float(numbers.mean())
+
+
 def refuse_mixed_numbers(frame: pd.DataFrame, where: str) -> None:
     """StageError for a text column whose distinct values are numbers but for a few ('n/a',
     '-', '1,234', '12%'), or numbers with a decimal comma ('0,25'): read as text, each number
@@ -95,7 +103,10 @@ def refuse_mixed_numbers(frame: pd.DataFrame, where: str) -> None:
         column = frame[name]
         if not _is_text(column) or date_like(column):
             continue
-        values = pd.Series(pd.unique(column.dropna().astype(str).str.strip()), dtype=object)
+        distinct = pd.Series(pd.unique(column.dropna()), dtype=object).astype(str).str.strip()
+        if _numeric_share(distinct.iloc[:SAMPLE]) < NUMBER_SHARE:
+            continue  # words, codes: a glance at the first distinct values tells
+        values = pd.Series(pd.unique(distinct), dtype=object)
         numbers = pd.to_numeric(values, errors="coerce").notna()
         comma = ~numbers & values.str.fullmatch(DECIMAL_COMMA)
         count = int(numbers.sum() + comma.sum())
