@@ -244,3 +244,11 @@ def test_numbers_with_a_decimal_comma_are_refused(tmp_path: Path) -> None:
     read = datasets.read(str(tmp_path / "t.csv"), sep=";")
     with pytest.raises(StageError, match=r"column 'x' holds numbers with a decimal comma \(e.g. '"):
         load.validate(read, DataParams(source="t.csv", target="label", sep=";"))
+
+
+def test_lines_longer_than_the_header_are_refused_not_shifted(tmp_path: Path) -> None:
+    """pandas took the first column for the index: x held the colours, label the extras."""
+    with pytest.raises(StageError, match="lines with more values than the header's 3 names"):
+        datasets.read(csv(tmp_path, b"x,colour,label\n1.5,red,yes,E\n2.5,blue,no,F\n"))
+    frame = datasets.read(csv(tmp_path, b"x,colour,label\n1.5,red,yes,\n2.5,blue,no,\n"))
+    assert frame["x"].tolist() == [1.5, 2.5] and frame["label"].tolist() == ["yes", "no"]

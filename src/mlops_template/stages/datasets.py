@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,6 +106,20 @@ def parquet_names(source: str, path: Path) -> list[str]:
     return [n for n in stored.names if not n.startswith("__index_level_")]
 
 
+def _read_csv(source: str, path: Path, sep: str, width: int) -> pd.DataFrame:
+    """The CSV file; StageError if a line has more values than the header has names (pandas
+    would take the first column for the index and shift every name one column left)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        frame = pd.read_csv(path, sep=sep, index_col=False)  # a trailing separator is fine
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        raise StageError(
+            f"{source}: lines with more values than the header's {width} names; name the "
+            "extra column(s) in the header, or remove the extra values"
+        )
+    return frame
+
+
 def read(source: str, sep: str = ",") -> pd.DataFrame:
     """Read `source`: a bundled data set name or a .csv/.parquet path."""
     if source in BUNDLED:
@@ -119,7 +134,7 @@ def read(source: str, sep: str = ",") -> pd.DataFrame:
             # the names as written: empty ones stay empty (pandas would say "Unnamed: 3")
             header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str, na_filter=False)
             names = [str(name) for name in header.iloc[0]] if len(header) else []
-            frame = pd.read_csv(path, sep=sep)
+            frame = _read_csv(source, path, sep, len(names))
             if len(names) != frame.shape[1]:
                 return frame  # a ragged file; load's checks name what they find
             return tidy_names(source, frame, names)
