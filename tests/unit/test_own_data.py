@@ -252,3 +252,20 @@ def test_lines_longer_than_the_header_are_refused_not_shifted(tmp_path: Path) ->
         datasets.read(csv(tmp_path, b"x,colour,label\n1.5,red,yes,E\n2.5,blue,no,F\n"))
     frame = datasets.read(csv(tmp_path, b"x,colour,label\n1.5,red,yes,\n2.5,blue,no,\n"))
     assert frame["x"].tolist() == [1.5, 2.5] and frame["label"].tolist() == ["yes", "no"]
+
+
+def test_parquet_decimals_are_numbers_and_true_false_with_gaps_is_boolean(tmp_path: Path) -> None:
+    """Decimals came as Decimal objects (text, then an ID column left out); true/false with a
+    missing value as objects (categories, so /predict wanted the string "True")."""
+    import decimal
+
+    path = tmp_path / "t.parquet"
+    price = pa.array([decimal.Decimal("1.25"), decimal.Decimal("-3.50"), None], pa.decimal128(9, 2))
+    pq.write_table(pa.table({"price": price, "member": [True, None, False]}), path)
+    frame = datasets.read(str(path))
+    assert frame["price"].dtype == "float64" and frame["price"].tolist()[:2] == [1.25, -3.5]
+    price_kind, member = schema.infer(frame)
+    assert (price_kind.kind, member.kind, member.nullable) == ("numeric", "boolean", True)
+    assert schema.coerce(frame, [member])["member"].tolist()[::2] == [1.0, 0.0]
+    words = pd.DataFrame({"w": ["True", "no", None]})
+    assert schema.infer(words)[0].kind == "categorical"

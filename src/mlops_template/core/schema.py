@@ -80,6 +80,10 @@ def task_reason(labels: pd.Series, task: str) -> str:
 def _kind(column: pd.Series) -> Kind:
     if pd.api.types.is_bool_dtype(column):
         return "boolean"
+    # true/false with missing values: pandas keeps them as objects (CSV, Parquet alike)
+    if pd.api.types.is_object_dtype(column) and column.notna().any():
+        if pd.api.types.infer_dtype(column, skipna=True) == "boolean":
+            return "boolean"
     if pd.api.types.is_numeric_dtype(column):
         return "numeric"
     return "categorical"
