@@ -269,3 +269,14 @@ def test_parquet_decimals_are_numbers_and_true_false_with_gaps_is_boolean(tmp_pa
     assert schema.coerce(frame, [member])["member"].tolist()[::2] == [1.0, 0.0]
     words = pd.DataFrame({"w": ["True", "no", None]})
     assert schema.infer(words)[0].kind == "categorical"
+
+
+def test_a_label_with_a_class_per_row_is_refused_as_such() -> None:
+    frame = labelled().assign(label=[f"u{i}" for i in range(200)])
+    with pytest.raises(StageError, match="'label' has 200 distinct values in 200 labelled rows"):
+        validate(frame)
+
+
+def test_a_constant_number_to_predict_is_refused() -> None:
+    with pytest.raises(StageError, match="column 'label' has one value: nothing to predict"):
+        validate(labelled().assign(label=5.0), "regression")

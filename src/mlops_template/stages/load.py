@@ -56,9 +56,17 @@ def validate(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
                 f"{where}: column '{params.target}' has {classes} class, "
                 "classification needs 2 or more"
             )
+        if classes * 2 > labelled:
+            raise StageError(
+                f"{where}: column '{params.target}' has {classes:,} distinct values in "
+                f"{labelled:,} labelled rows: too many classes to learn (an ID?); numbers to "
+                "predict need data.task: regression"
+            )
         one_way(where, frame[params.target])
     elif not pd.api.types.is_numeric_dtype(frame[params.target]):
         raise StageError(f"{where}: column '{params.target}' must be numeric for regression")
+    elif frame[params.target].nunique() < 2:
+        raise StageError(f"{where}: column '{params.target}' has one value: nothing to predict")
     for name in frame.columns:
         not_huge(where, frame[name])
     columns.refuse_mixed_numbers(frame, where)
