@@ -68,11 +68,11 @@ def task_reason(labels: pd.Series, task: str) -> str:
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             return "inferred from text or true/false labels"
         return (
-            f"inferred from {distinct} distinct whole-number labels (at most "
+            f"inferred from {distinct:,} distinct whole-number labels (at most "
             f"{MAX_INFERRED_CLASSES}); data.task: regression if they are quantities"
         )
     return (
-        f"inferred from {distinct} distinct numeric labels; data.task: classification "
+        f"inferred from {distinct:,} distinct numeric labels; data.task: classification "
         "if they are classes"
     )
 
