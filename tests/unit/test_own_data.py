@@ -3,6 +3,7 @@ one line naming the file, the column and the reason (docs/pipeline.md, "Your own
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from collections.abc import Callable
@@ -280,3 +281,16 @@ def test_a_label_with_a_class_per_row_is_refused_as_such() -> None:
 def test_a_constant_number_to_predict_is_refused() -> None:
     with pytest.raises(StageError, match="column 'label' has one value: nothing to predict"):
         validate(labelled().assign(label=5.0), "regression")
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        ("x,label\n1,ja\n2,nein\n".encode("utf-16"), "but UTF-16 text"),
+        (gzip.compress(b"x,label\n1,ja\n2,nein\n" * 50), r"but compressed \(gzip\)"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5\xfa", r"but a zip file \(an Excel"),
+    ],
+)
+def test_files_that_are_no_text_say_what_they_are(tmp_path: Path, data: bytes, what: str) -> None:
+    with pytest.raises(StageError, match=f"table.csv: not UTF-8 text {what}"):
+        datasets.read(csv(tmp_path, data))

@@ -106,6 +106,28 @@ def parquet_names(source: str, path: Path) -> list[str]:
     return [n for n in stored.names if not n.startswith("__index_level_")]
 
 
+# The first bytes of files that are often named .csv but are no UTF-8 text.
+MAGIC = {
+    b"\xff\xfe": "UTF-16 text (Excel's 'Unicode text'?); save the file as UTF-8 CSV",
+    b"\xfe\xff": "UTF-16 text; save the file as UTF-8 CSV",
+    b"\x1f\x8b": "compressed (gzip); decompress it first",
+    b"PK\x03\x04": "a zip file (an Excel workbook?); export it as CSV (UTF-8)",
+}
+
+
+def _not_text(path: Path, exc: UnicodeDecodeError) -> str:
+    """Why a .csv file is no UTF-8 text, from its first bytes."""
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    for magic, what in MAGIC.items():
+        if start.startswith(magic):
+            return f"not UTF-8 text but {what}"
+    return (
+        f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} is not UTF-8 there: Latin-1 or "
+        "Windows-1252?); save the file as UTF-8"
+    )
+
+
 def _read_csv(source: str, path: Path, sep: str, width: int) -> pd.DataFrame:
     """The CSV file; StageError if a line has more values than the header has names (pandas
     would take the first column for the index and shift every name one column left)."""
@@ -146,10 +168,7 @@ def read(source: str, sep: str = ",") -> pd.DataFrame:
     except pd.errors.EmptyDataError as exc:
         raise StageError(f"{source}: file is empty") from exc
     except UnicodeDecodeError as exc:
-        raise StageError(
-            f"{source}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} is not UTF-8 "
-            "there: Latin-1 or Windows-1252?); save the file as UTF-8"
-        ) from exc
+        raise StageError(f"{source}: {_not_text(path, exc)}") from exc
     except (pd.errors.ParserError, OSError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StageError(f"{source}: can't be parsed as {suffix[1:]}: {reason}") from exc
