@@ -243,7 +243,7 @@ def test_numbers_with_a_decimal_comma_are_refused(tmp_path: Path) -> None:
     frame = labelled(120)
     frame.to_csv(tmp_path / "t.csv", sep=";", decimal=",", index=False)
     read = datasets.read(str(tmp_path / "t.csv"), sep=";")
-    with pytest.raises(StageError, match=r"column 'x' holds numbers with a decimal comma \(e.g. '"):
+    with pytest.raises(StageError, match=r"column 'x' holds numbers written with a comma \(e.g. '"):
         load.validate(read, DataParams(source="t.csv", target="label", sep=";"))
 
 
@@ -294,3 +294,13 @@ def test_a_constant_number_to_predict_is_refused() -> None:
 def test_files_that_are_no_text_say_what_they_are(tmp_path: Path, data: bytes, what: str) -> None:
     with pytest.raises(StageError, match=f"table.csv: not UTF-8 text {what}"):
         datasets.read(csv(tmp_path, data))
+
+
+def test_a_price_written_with_thousands_separators_is_named_as_such() -> None:
+    """Read as text, it was taken for classes first: 'too many classes'."""
+    frame = labelled()
+    frame["label"] = [f"{1000 + 37 * i:,}" for i in range(200)]
+    with pytest.raises(
+        StageError, match=r"column 'label' holds numbers written with a comma \(e.g. '1,000'\)"
+    ):
+        validate(frame)

@@ -31,7 +31,7 @@ OTHER_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?:[T ]\d{1,2}:\d{2}.*
 PARTS = ("year", "month", "dayofweek", "hour")
 NUMBER_SHARE = 0.9  # share of a text column's distinct values that are numbers: a number column
 MANY_NUMBERS = 50  # distinct numbers past which a text column can't be meant as categories
-DECIMAL_COMMA = r"[-+]?\d*,\d+"  # 0,25: a number as some locales write it
+DECIMAL_COMMA = r"[-+]?\d*,\d+"  # 0,25 or 1,000: a decimal comma or a thousands separator
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -116,8 +116,9 @@ def refuse_mixed_numbers(frame: pd.DataFrame, where: str) -> None:
             continue
         if 2 * int(comma.sum()) > len(values):
             raise StageError(
-                f"{where}: column '{name}' holds numbers with a decimal comma (e.g. "
-                f"{values[comma].iloc[0]!r}); write them with a decimal point (0.25)"
+                f"{where}: column '{name}' holds numbers written with a comma (e.g. "
+                f"{values[comma].iloc[0]!r}); write them as plain numbers: a decimal point, "
+                "no thousands separator (1234.5)"
             )
         others = ", ".join(repr(v) for v in values[~numbers].iloc[:4])
         raise StageError(

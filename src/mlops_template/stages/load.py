@@ -42,6 +42,7 @@ def validate(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
     empty = [str(c) for c in frame.columns if frame[c].isna().all()]
     if empty:
         raise StageError(f"{where}: column '{empty[0]}' is empty (all values missing)")
+    columns.refuse_mixed_numbers(frame, where)  # before the label's checks: it may be one
     labelled = int(frame[params.target].notna().sum())
     if labelled < params.min_rows:
         raise StageError(
@@ -69,7 +70,6 @@ def validate(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
         raise StageError(f"{where}: column '{params.target}' has one value: nothing to predict")
     for name in frame.columns:
         not_huge(where, frame[name])
-    columns.refuse_mixed_numbers(frame, where)
     return frame
 
 
