@@ -304,3 +304,13 @@ def test_a_price_written_with_thousands_separators_is_named_as_such() -> None:
         StageError, match=r"column 'label' holds numbers written with a comma \(e.g. '1,000'\)"
     ):
         validate(frame)
+
+
+def test_parquet_durations_are_seconds(tmp_path: Path) -> None:
+    """pandas made them timedeltas, which the pipeline took for text: one category each."""
+    path = tmp_path / "t.parquet"
+    waits = pd.Series(pd.to_timedelta([90, 1.5, None], unit="s"))
+    pq.write_table(pa.table({"wait": pa.array(waits)}), path)
+    frame = datasets.read(str(path))
+    assert frame["wait"].tolist()[:2] == [90.0, 1.5] and np.isnan(frame["wait"].iloc[2])
+    assert schema.infer(frame)[0].kind == "numeric"
