@@ -56,7 +56,7 @@ def test_names_lose_surrounding_spaces_and_then_must_differ(tmp_path: Path) -> N
     frame = datasets.read(csv(tmp_path, (" x , colour, label \n" + ROWS).encode()))
     assert list(frame.columns) == ["x", "colour", "label"]
     with pytest.raises(StageError, match=r"'x' appears 2 times .*\(surrounding spaces aside\)"):
-        datasets.read(csv(tmp_path, ("x, x,label\n" + ROWS).encode()))
+        datasets.read(csv(tmp_path, ("x ,x,label\n" + ROWS).encode()))
 
 
 def test_names_pandas_reads_as_missing_stay_names(tmp_path: Path) -> None:
@@ -314,3 +314,15 @@ def test_parquet_durations_are_seconds(tmp_path: Path) -> None:
     frame = datasets.read(str(path))
     assert frame["wait"].tolist()[:2] == [90.0, 1.5] and np.isnan(frame["wait"].iloc[2])
     assert schema.infer(frame)[0].kind == "numeric"
+
+
+def test_spaces_after_the_separator_are_not_part_of_the_values(tmp_path: Path) -> None:
+    """`x, colour` style: ' blue' was a category no client sends, and a quoted value after a
+    space was split at its comma (pandas then took the first column for the index)."""
+    data = b'x, colour, label\n1.5, "red, dark", yes\n2.5, blue, no\n'
+    frame = datasets.read(csv(tmp_path, data))
+    assert frame.to_dict("list") == {
+        "x": [1.5, 2.5],
+        "colour": ["red, dark", "blue"],
+        "label": ["yes", "no"],
+    }

@@ -106,6 +106,12 @@ def parquet_names(source: str, path: Path) -> list[str]:
     return [n for n in stored.names if not n.startswith("__index_level_")]
 
 
+def csv_options(sep: str) -> dict[str, Any]:
+    """How every CSV is read: spaces after a separator (`a, "b, c"`) are not part of the value,
+    so a quoted value after one is read as quoted and ` red` is the category `red`."""
+    return {"sep": sep, "skipinitialspace": True}
+
+
 # The first bytes of files that are often named .csv but are no UTF-8 text.
 MAGIC = {
     b"\xff\xfe": "UTF-16 text (Excel's 'Unicode text'?); save the file as UTF-8 CSV",
@@ -133,7 +139,8 @@ def _read_csv(source: str, path: Path, sep: str, width: int) -> pd.DataFrame:
     would take the first column for the index and shift every name one column left)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
-        frame = pd.read_csv(path, sep=sep, index_col=False)  # a trailing separator is fine
+        # index_col=False: a trailing separator is fine (pandas took it for an index column)
+        frame: pd.DataFrame = pd.read_csv(path, index_col=False, **csv_options(sep))
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
         raise StageError(
             f"{source}: lines with more values than the header's {width} names; name the "
@@ -154,7 +161,9 @@ def read(source: str, sep: str = ",") -> pd.DataFrame:
     try:
         if suffix == ".csv":
             # the names as written: empty ones stay empty (pandas would say "Unnamed: 3")
-            header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str, na_filter=False)
+            header = pd.read_csv(
+                path, nrows=1, header=None, dtype=str, na_filter=False, **csv_options(sep)
+            )
             names = [str(name) for name in header.iloc[0]] if len(header) else []
             frame = _read_csv(source, path, sep, len(names))
             if len(names) != frame.shape[1]:
