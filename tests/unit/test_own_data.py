@@ -216,6 +216,7 @@ def test_whole_number_labels_read_as_floats_are_classes_without_a_dot() -> None:
     labels = pd.Series([0.0, 1.0, 1.0, 0.0])  # pandas reads 0/1 with a missing label so
     assert cells.strip_labels(labels).tolist() == ["0", "1", "1", "0"]
     assert cells.strip_labels(pd.Series([0.5, 1.0])).tolist() == ["0.5", "1.0"]
+    assert cells.strip_labels(pd.Series([1e20, 2e20])).tolist() == ["1e+20", "2e+20"]
 
 
 def test_a_column_with_no_training_value_is_not_a_feature(tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ def strip_labels(labels: pd.Series) -> pd.Series:
     missing label makes pandas read 0/1 as 0.0/1.0, and clients send 0 and 1)."""
     if pd.api.types.is_float_dtype(labels):
         values = labels.to_numpy(dtype=float)
-        if np.all(np.isfinite(values)) and np.all(np.mod(values, 1) == 0):
+        exact = np.isfinite(values) & (np.abs(values) <= 2**53)  # floats hold these integers
+        if np.all(exact) and np.all(np.mod(values, 1) == 0):
             labels = labels.astype("int64")
     return labels.astype(str).str.strip()
 
