@@ -67,8 +67,24 @@ def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataF
     missing = [c for c in names if c not in stored]
     if missing:
         raise KeyError(f"{path}: no column(s) {', '.join(missing)}")
-    data = {name: source.read(columns=[name]).column(0).to_pandas() for name in names}
+    data = {name: _to_pandas(source.read(columns=[name]).column(0)) for name in names}
     return pd.DataFrame(data, copy=False)
+
+
+def _to_pandas(column: Any) -> pd.Series:
+    """An Arrow column as pandas; decimals (databases and Spark write money so) as float64,
+    which pandas would leave as Decimal objects, and durations as float64 seconds, which pandas
+    would make timedeltas: text to the pipeline, not numbers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_decimal(column.type):
+        column = column.cast(pa.float64())
+    elif pa.types.is_duration(column.type):
+        per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[column.type.unit]
+        column = pc.divide(column.cast(pa.int64()).cast(pa.float64()), float(per_second))
+    series: pd.Series = column.to_pandas()
+    return series
 
 
 class FileRefused(ValueError):

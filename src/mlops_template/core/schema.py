@@ -60,9 +60,30 @@ def infer_task(labels: pd.Series) -> Literal["classification", "regression"]:
     return "regression"
 
 
+def task_reason(labels: pd.Series, task: str) -> str:
+    """Why `infer_task` chose `task` for `labels`, and how to choose the other one."""
+    values = labels.dropna()
+    distinct = values.nunique()
+    if task == "classification":
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            return "inferred from text or true/false labels"
+        return (
+            f"inferred from {distinct:,} distinct whole-number labels (at most "
+            f"{MAX_INFERRED_CLASSES}); data.task: regression if they are quantities"
+        )
+    return (
+        f"inferred from {distinct:,} distinct numeric labels; data.task: classification "
+        "if they are classes"
+    )
+
+
 def _kind(column: pd.Series) -> Kind:
     if pd.api.types.is_bool_dtype(column):
         return "boolean"
+    # true/false with missing values: pandas keeps them as objects (CSV, Parquet alike)
+    if pd.api.types.is_object_dtype(column) and column.notna().any():
+        if pd.api.types.infer_dtype(column, skipna=True) == "boolean":
+            return "boolean"
     if pd.api.types.is_numeric_dtype(column):
         return "numeric"
     return "categorical"

@@ -29,6 +29,9 @@ ISO = re.compile(
 )
 OTHER_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?:[T ]\d{1,2}:\d{2}.*)?$")
 PARTS = ("year", "month", "dayofweek", "hour")
+NUMBER_SHARE = 0.9  # share of a text column's distinct values that are numbers: a number column
+MANY_NUMBERS = 50  # distinct numbers past which a text column can't be meant as categories
+DECIMAL_COMMA = r"[-+]?\d*,\d+"  # 0,25 or 1,000: a decimal comma or a thousands separator
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -82,6 +85,47 @@ def refuse_other_dates(frame: pd.DataFrame) -> None:
                 f"way (e.g. {sample[0]!r}); write them as ISO 8601 (2024-03-01 or "
                 "2024-03-01T12:30:00) to use their parts, or drop the column"
             )
+
+
+def _numeric_share(values: pd.Series) -> float:
+    """Share of `values` (text) that read as numbers, with a decimal point or comma."""
+    if not len(values):
+        return 0.0
+    numbers = pd.to_numeric(values, errors="coerce").notna() | values.str.fullmatch(DECIMAL_COMMA)
+    return float(numbers.mean())
+
+
+def refuse_mixed_numbers(frame: pd.DataFrame, where: str) -> None:
+    """StageError for a text column whose distinct values are numbers but for a few ('n/a',
+    '-', '1,234', '12%'), or numbers with a decimal comma ('0,25'): read as text, each number
+    would become a category of its own, or the column an ID."""
+    for name in frame.columns:
+        column = frame[name]
+        if not _is_text(column) or date_like(column):
+            continue
+        distinct = pd.Series(pd.unique(column.dropna()), dtype=object).astype(str).str.strip()
+        if _numeric_share(distinct.iloc[:SAMPLE]) < NUMBER_SHARE:
+            continue  # words, codes: a glance at the first distinct values tells
+        values = pd.Series(pd.unique(distinct), dtype=object)
+        numbers = pd.to_numeric(values, errors="coerce").notna()
+        comma = ~numbers & values.str.fullmatch(DECIMAL_COMMA)
+        count = int(numbers.sum() + comma.sum())
+        if count == numbers.sum() == len(values):
+            continue  # numbers written as text (codes, zip codes): categories
+        if count <= MANY_NUMBERS or count < NUMBER_SHARE * len(values):
+            continue
+        if 2 * int(comma.sum()) > len(values):
+            raise StageError(
+                f"{where}: column '{name}' holds numbers written with a comma (e.g. "
+                f"{values[comma].iloc[0]!r}); write them as plain numbers: a decimal point, "
+                "no thousands separator (1234.5)"
+            )
+        others = ", ".join(repr(v) for v in values[~numbers].iloc[:4])
+        raise StageError(
+            f"{where}: column '{name}' holds numbers but {int((~numbers).sum()):,} of its "
+            f"{len(values):,} distinct values are not ({others}); write them as plain numbers "
+            "(1234.5, not '1,234.5' or '12%') and leave missing cells empty"
+        )
 
 
 def parse_dates(column: pd.Series, name: str) -> pd.Series:

@@ -16,7 +16,7 @@ from mlops_template.core import config, io, paths, schema
 from mlops_template.core.cli import run
 from mlops_template.core.config import PreprocessParams
 from mlops_template.core.errors import StageError
-from mlops_template.stages import columns, splits
+from mlops_template.stages import cells, columns, splits
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +41,24 @@ def main() -> None:
         )
     labels = raw[data.target].dropna()
     task = data.task or schema.infer_task(labels)
+    chosen = "data.task" if data.task else schema.task_reason(labels, task)
     del labels
     frame, done = splits.clean(raw, data.target, task, p.dedupe)
     del raw
     splits.check_cleaning(done, data.target, p)
     if task == "classification":
-        frame[data.target] = frame[data.target].astype(str)
+        frame[data.target] = cells.strip_labels(frame[data.target])
+    infinite = cells.infinities_to_missing(frame, data.target)
     parts = splits.split(frame, data.target, task, p)
     splits.check_sizes(parts, done, data)
     if task == "classification":
         splits.check_classes(parts, frame[data.target])
     dates = columns.date_parts(frame, columns.date_columns(frame, exclude=(data.target,)))
     names, ignored = feature_columns(frame, data.target, p)
+    unseen = cells.empty_in(frame, names, parts.train)
+    if unseen:
+        names = [n for n in names if n not in unseen]
+        ignored += unseen
     if ignored:
         frame = frame[[*names, data.target]]
     for path, rows in (
@@ -72,7 +78,21 @@ def main() -> None:
         "ignored": ignored,
     }
     io.write_json(paths.SCHEMA, doc)
-    log_summary(done, parts, task, p, ignored, dates)
+    log_summary(
+        done, parts, f"{task} ({chosen})", p, [c for c in ignored if c not in unseen], dates
+    )
+    for name in unseen:
+        log.warning(
+            f"preprocess: column '{name}' has no value in the training split: not a feature"
+        )
+    for name, count in infinite.items():
+        log.info(f"preprocess: column '{name}': {count:,} infinite value(s) taken as missing")
+    for name in cells.leaks(frame, names, data.target, parts.train, task):
+        log.warning(
+            f"preprocess: column '{name}' gives the label '{data.target}' away in every "
+            "training row: a leak? The model will look perfect here and fail where the "
+            "column isn't known before the label; drop the column if so"
+        )
 
 
 def log_summary(
