@@ -34,6 +34,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import Server
 
+from api import logs
 from api.settings import Settings
 
 with warnings.catch_warnings():  # deprecated in favour of the uvicorn-worker package, same code
@@ -186,6 +187,7 @@ class Worker(UvicornWorker):
             ),
         }
         super().__init__(*args, **kwargs)
+        logs.limit("uvicorn.error")  # a client's garbage requests must not fill the disk
 
     def _drain(self) -> None:
         lifecycle = getattr(getattr(self.wsgi, "state", None), "lifecycle", None)

@@ -159,3 +159,13 @@ def test_clients_that_leave_mid_body_or_mid_batch_take_no_place_in_the_queue(
     assert "http_requests_in_flight 1.0" in text  # this scrape only
     assert 'route="/predict",status="499"' in text  # the ones that left were noticed
     server.check_alive()
+
+
+def test_garbage_requests_by_the_hundred_write_a_line_or_two_to_the_log(server: Server) -> None:
+    """uvicorn logs a warning per malformed request: a client sending garbage in a loop wrote
+    one log line per request (a disk that fills). Each still gets its 400."""
+    answers = [raw(server, b"NOT HTTP AT ALL\r\n\r\n") for _ in range(300)]
+    assert all(a.startswith(b"HTTP/1.1 400 ") for a in answers), {a[:40] for a in answers}
+    server.check_alive()
+    text = server.log.read_text(errors="replace")
+    assert 1 <= text.count("Invalid HTTP request received.") <= 2, server.log_tail()
