@@ -144,7 +144,7 @@ K8S_TOOLS_STAMP := $(K8S_TOOLS)/.installed
 OVERLAYS := $(wildcard deploy/kubernetes/overlays/*)
 
 monitor-rules: install ## Write monitoring/prometheus/rules/quality.yml (live quality, ModelQualityDrop) from params.yaml's monitor section
-	python -m mlops_template.ct.quality_rules
+	python -m mlops_template.ct.monitor_rules
 
 k8s-manifests: install monitor-rules ## Regenerate deploy/kubernetes/monitoring/generated/ (PrometheusRule, dashboards) from monitoring/
 	python deploy/kubernetes/generate.py

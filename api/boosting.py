@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from api.estimators import Unsupported
+from api.encoders import Unsupported
 
 OPSETS = {"": 17, "ai.onnx.ml": 3}
 

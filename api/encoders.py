@@ -7,6 +7,10 @@ from typing import Any
 import numpy as np
 
 
+class Unsupported(ValueError):
+    """The pipeline has a part the fast path does not reproduce."""
+
+
 def one_hot_columns(
     categories: Any, infrequent: Any, width: int
 ) -> tuple[dict[str, int], int, int | None]:

@@ -9,9 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-
-class Unsupported(ValueError):
-    """The pipeline has a part the fast path does not reproduce."""
+from api.encoders import Unsupported
 
 
 def linear_weights(est: Any) -> tuple[np.ndarray, np.ndarray] | None:

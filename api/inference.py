@@ -23,7 +23,7 @@ from mlops_template.core.drift import DriftReference, NumericBins
 from mlops_template.core.schema import MISSING, Feature
 
 from api import encoders, estimators
-from api.estimators import Unsupported
+from api.encoders import Unsupported
 from api.records import Records
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from tests.api.test_inference import split_rows
 from mlops_template.core.bundle import load as load_bundle
 
 from api import boosting
-from api.estimators import Unsupported
+from api.encoders import Unsupported
 from api.inference import SklearnBackend
 
 BOOST = {"model": "gradient_boosting", "epochs": 4, "max_iter": 60}

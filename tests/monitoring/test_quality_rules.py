@@ -13,13 +13,13 @@ import yaml
 from mlops_template.core import config
 from mlops_template.core.live_params import MonitorParams
 from mlops_template.core.errors import ConfigError
-from mlops_template.ct import quality_rules
+from mlops_template.ct import monitor_rules, quality_rules
 from tests.support.shell import ROOT, require_tool
 
 
 def test_the_committed_rules_and_their_tests_are_what_params_yaml_gives() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "mlops_template.ct.quality_rules", "--check"],
+        [sys.executable, "-m", "mlops_template.ct.monitor_rules", "--check"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -51,7 +51,7 @@ def test_generated_rules_fire_and_stay_quiet_as_their_tests_say(
     monitor: MonitorParams, tmp_path: Path
 ) -> None:
     promtool = require_tool("promtool")
-    files = quality_rules.outputs(monitor, tmp_path)
+    files = monitor_rules.outputs(monitor, tmp_path)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

@@ -1,9 +1,7 @@
 """The live-quality rules, generated from params.yaml's `monitor` section.
 
-    python -m mlops_template.ct.quality_rules           (make monitor-rules) writes the file
-    python -m mlops_template.ct.quality_rules --check   exit 1 when the file is stale
-
-writes monitoring/prometheus/rules/quality.yml: recording rules for the labels, rolling
+`make monitor-rules` (`mlops_template.ct.monitor_rules`) writes them to
+monitoring/prometheus/rules/quality.yml: recording rules for the labels, rolling
 accuracy and MAE over `monitor.window` (by the model version that served the prediction,
 summed over replicas and workers), and the `ModelQualityDrop` alert on `monitor.metric`
 against `monitor.floor` once `monitor.min_labels` labels are in the window. The alert carries
@@ -13,16 +11,12 @@ drift. `make k8s-manifests` then copies it into the Kubernetes PrometheusRule.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from mlops_template.core import config
 from mlops_template.core.live_params import MonitorParams
-from mlops_template.core.errors import ConfigError
 
 OUT = Path("monitoring/prometheus/rules/quality.yml")
 TESTS = Path("monitoring/prometheus/tests/quality_test.yml")  # quality_rule_tests
@@ -116,35 +110,3 @@ def dump(doc: dict[str, Any]) -> str:
 
 def render(m: MonitorParams) -> str:
     return HEADER.format(window=m.window) + dump(document(m))
-
-
-def outputs(m: MonitorParams, root: Path = Path(".")) -> dict[Path, str]:
-    """The rule file and its promtool tests, as `make monitor-rules` writes them."""
-    from mlops_template.ct import quality_rule_tests
-
-    tests = HEADER.format(window=m.window) + dump(quality_rule_tests.document(m))
-    return {root / OUT: render(m), root / TESTS: tests}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
-    args = parser.parse_args(argv)
-    try:
-        files = outputs(config.load().monitor)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.check:
-        stale = [p for p, text in files.items() if not p.is_file() or p.read_text() != text]
-        for path in stale:
-            print(f"stale: {path} (run `make monitor-rules`)", file=sys.stderr)
-        return 1 if stale else 0
-    for path, text in files.items():
-        path.write_text(text)
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
