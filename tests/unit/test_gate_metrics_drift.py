@@ -69,8 +69,9 @@ def test_drift_reference_bins_match_the_training_distribution() -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=1000), "c": rng.choice(["u", "v"], 1000)})
     features = schema.infer(frame)
+    coerced = schema.coerce(frame, features)
     ref = drift.reference(
-        schema.coerce(frame, features),
+        lambda feature: coerced[feature.name],
         features,
         np.array(["p"] * 1000),
         "classification",

@@ -8,6 +8,7 @@ can't disagree. Bins for a numeric feature with inner edges e_1 < … < e_k are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import numpy as np
@@ -119,30 +120,30 @@ def feature_reference(column: pd.Series, feature: Feature, bins: int) -> Feature
     )
 
 
-def prediction_bins(predictions: np.ndarray, task: str, classes: list[str], bins: int) -> Bins:
-    """The distribution of the model's predictions on the training split."""
-    if task == "classification":
-        idx = category_index(pd.Series(predictions), classes)
-        return CategoricalBins(categories=classes, proportions=proportions(idx, len(classes)))
-    values = predictions.astype(float)
-    edges = quantile_edges(values, bins)
-    return NumericBins(
-        edges=edges, proportions=proportions(bin_index(values, edges), len(edges) + 1)
-    )
-
-
 def reference(
-    frame: pd.DataFrame,
+    column: Callable[[Feature], pd.Series],
     features: list[Feature],
     predictions: np.ndarray,
     task: str,
     classes: list[str],
     bins: int,
 ) -> DriftReference:
-    """Drift reference of the training split: per-feature bins and the prediction distribution."""
+    """Drift reference of the training split: per-feature bins of each feature's `column`
+    (coerced to the schema; asked for one at a time, so the split needn't be held whole) and
+    the distribution of the model's `predictions` on it."""
+    prediction: Bins
+    if task == "classification":
+        idx = category_index(pd.Series(predictions), classes)
+        prediction = CategoricalBins(categories=classes, proportions=proportions(idx, len(classes)))
+    else:
+        values = predictions.astype(float)
+        edges = quantile_edges(values, bins)
+        prediction = NumericBins(
+            edges=edges, proportions=proportions(bin_index(values, edges), len(edges) + 1)
+        )
     return DriftReference(
-        features={f.name: feature_reference(frame[f.name], f, bins) for f in features},
-        prediction=prediction_bins(predictions, task, classes, bins),
+        features={f.name: feature_reference(column(f), f, bins) for f in features},
+        prediction=prediction,
     )
 
 

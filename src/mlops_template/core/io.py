@@ -57,18 +57,29 @@ def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataF
     pandas.read_parquet decodes every column at once and holds the file's pages, the Arrow
     table and the frame together: about 3x the frame's size at peak, and slower. Column by
     column, the peak is the frame plus one column."""
-    import pyarrow.parquet as pq
-
-    if not Path(path).exists():  # pyarrow's own error doesn't carry the file name
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
-    source = pq.ParquetFile(path)
-    stored = [n for n in source.schema_arrow.names if not n.startswith("__index_level_")]
+    source = parquet_file(path)
+    stored = stored_columns(source.schema_arrow.names)
     names = stored if columns is None else columns
     missing = [c for c in names if c not in stored]
     if missing:
         raise KeyError(f"{path}: no column(s) {', '.join(missing)}")
     data = {name: _to_pandas(source.read(columns=[name]).column(0)) for name in names}
     return pd.DataFrame(data, copy=False)
+
+
+def parquet_file(path: Path | str) -> Any:
+    """A pyarrow ParquetFile; FileNotFoundError naming the path when there is none (pyarrow's
+    own error doesn't carry the file name)."""
+    import pyarrow.parquet as pq
+
+    if not Path(path).exists():
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    return pq.ParquetFile(path)
+
+
+def stored_columns(names: list[str]) -> list[str]:
+    """A Parquet file's column names without the pandas index pandas may have stored."""
+    return [n for n in names if not n.startswith("__index_level_")]
 
 
 def _to_pandas(column: Any) -> pd.Series:
@@ -138,23 +149,17 @@ def write_parquet(path: Path, frame: pd.DataFrame, rows: Any = None) -> None:
 
 
 def parquet_rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return int(pq.ParquetFile(path).metadata.num_rows)
+    return int(parquet_file(path).metadata.num_rows)
 
 
 def parquet_chunks(path: Path, columns: list[str]) -> Iterator[pd.DataFrame]:
     """The rows of a Parquet file, one row group at a time."""
-    import pyarrow.parquet as pq
-
-    if not Path(path).exists():  # pyarrow's own error doesn't carry the file name
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
-    source = pq.ParquetFile(path)
+    source = parquet_file(path)
     for group in range(source.metadata.num_row_groups):
         # a column at a time, as read_parquet: a whole row group's to_pandas() held the Arrow
         # table, the consolidated block and the frame at once
         data = {
-            name: source.read_row_group(group, columns=[name]).column(0).to_pandas()
+            name: _to_pandas(source.read_row_group(group, columns=[name]).column(0))
             for name in columns
         }
         yield pd.DataFrame(data, copy=False)

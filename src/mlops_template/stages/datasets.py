@@ -103,7 +103,7 @@ def parquet_names(source: str, path: Path) -> list[str]:
                 f"{source}: column '{field.name}' holds nested values ({field.type}), which "
                 "can't be a feature; flatten it into plain columns or drop it"
             )
-    return [n for n in stored.names if not n.startswith("__index_level_")]
+    return fileio.stored_columns(stored.names)
 
 
 def csv_options(sep: str) -> dict[str, Any]:

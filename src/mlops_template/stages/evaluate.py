@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
 
 from mlops_template.core import bundle, card, config, drift, io, metrics, paths, schema
@@ -82,15 +83,12 @@ def training_reference(
     pred = [
         predict_frame(model, c, features, task)[0] for c in io.parquet_chunks(paths.TRAIN, names)
     ]
+
+    def column(feature: schema.Feature) -> pd.Series:
+        return schema.coerce(io.read_parquet(paths.TRAIN, [feature.name]), [feature])[feature.name]
+
     bins = params.evaluate.drift_bins
-    columns = {
-        f.name: drift.feature_reference(
-            schema.coerce(io.read_parquet(paths.TRAIN, [f.name]), [f])[f.name], f, bins
-        )
-        for f in features
-    }
-    prediction = drift.prediction_bins(np.concatenate(pred), task, classes, bins)
-    return drift.DriftReference(features=columns, prediction=prediction)
+    return drift.reference(column, features, np.concatenate(pred), task, classes, bins)
 
 
 def main() -> None:
