@@ -11,13 +11,12 @@ import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support.pipeline import TrainFn
+from tests.support.pipeline import TrainFn, run_stage
 from mlops_template.core import cli
 from mlops_template.stages import load
 from tests.support.repo import default_params
@@ -86,13 +85,7 @@ def _load(
 
 def test_the_stage_command_fails_with_one_line(tmp_path: Path) -> None:
     write_params(tmp_path, str(FILES / "bad_missing_target.csv"))
-    result = subprocess.run(
-        [sys.executable, "-m", "mlops_template.stages.load"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_stage(tmp_path, "load")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"error: {FILES / 'bad_missing_target.csv'}: target column 'price' not found "

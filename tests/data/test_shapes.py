@@ -7,8 +7,6 @@ names the numbers and what to change — never a green run with a model no bette
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 import yaml
 
 from tests.data import shapes
-from tests.support.pipeline import STAGES, run_stages
+from tests.support.pipeline import STAGES, run_stage, run_stages
 from tests.support.repo import default_params
 
 pytestmark = pytest.mark.slow  # each case runs the four stages for real
@@ -53,13 +51,7 @@ def failing_stage(tmp_path: Path, shape: str, **sections: dict[str, Any]) -> tup
     work.mkdir()
     (work / "params.yaml").write_text(yaml.safe_dump(params_for(source, target, **sections)))
     for stage in STAGES:
-        done = subprocess.run(
-            [sys.executable, "-m", f"mlops_template.stages.{stage}"],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = run_stage(work, stage)
         if done.returncode != 0:
             return stage, done.stderr
     raise AssertionError(f"{shape}: every stage succeeded with {sections}")

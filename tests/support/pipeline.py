@@ -15,6 +15,19 @@ STAGES = ("load", "preprocess", "train", "evaluate")
 TrainFn = Callable[..., Path]
 
 
+def run_stage(workdir: Path, stage: str) -> subprocess.CompletedProcess[str]:
+    """One stage as `dvc repro` runs it (`python -m mlops_template.stages.<stage>` in
+    `workdir`); its exit code and output, whatever they are."""
+    return subprocess.run(
+        [sys.executable, "-m", f"mlops_template.stages.{stage}"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
 def run_stages(workdir: Path, params: dict[str, Any]) -> Path:
     """Run the four stages in `workdir` with `params`; return its model/ folder."""
     workdir.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,6 @@ by name, the rows without a label apart from the rest, and how many duplicates w
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 import yaml
 
 from mlops_template.stages import load, preprocess
+from tests.support.pipeline import run_stage
 from tests.support.repo import default_params
 
 
@@ -80,13 +79,7 @@ def test_preprocess_says_how_many_duplicates_went_and_why(
 @pytest.mark.parametrize("stage", ["preprocess", "train", "evaluate"])
 def test_a_stage_without_its_input_names_the_file_in_one_line(tmp_path: Path, stage: str) -> None:
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params()))
-    done = subprocess.run(
-        [sys.executable, "-m", f"mlops_template.stages.{stage}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_stage(tmp_path, stage)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr, done.stderr
     (line,) = done.stderr.strip().splitlines()
